@@ -1,0 +1,5 @@
+"""`python -m adcli` is the `adcli` command."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,124 @@
+"""The library front end: compile a program once, then evaluate and differentiate it many times."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import derivatives
+from .errors import BindingError, NamingError, suggestion
+from .parser import CONSTANTS, compile_program
+from .primitives import FUNCTIONS
+from .program import Program
+from .tape import forward
+
+
+def as_value(value: Any) -> np.ndarray | np.float64:
+    """A binding as float64: a NumPy scalar for numbers, an array otherwise."""
+    array = np.asarray(value, dtype=np.float64)
+    return array[()] if array.ndim == 0 else array
+
+
+def to_python(value: Any) -> float | np.ndarray:
+    """0-d results as Python floats, arrays as float64 ndarrays."""
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+
+
+def check_bindable(name: str) -> None:
+    if name in CONSTANTS or name in FUNCTIONS:
+        kind = "constant" if name in CONSTANTS else "function"
+        raise BindingError(f"cannot bind '{name}': it is a {kind}")
+
+
+class Compiled:
+    """A compiled program. `variables` are its free names in order of first appearance."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self._gradient_programs: dict[tuple[str, ...], Program] = {}
+
+    @property
+    def text(self) -> str:
+        return self.program.text
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return self.program.variables
+
+    def __repr__(self) -> str:
+        return f"adcli.compile({self.text!r})"
+
+    def inputs(self, bindings: Mapping[str, Any]) -> dict[str, Any]:
+        """Every binding as float64, the text's `where` values winning; unbound variables are errors."""
+        inputs = {}
+        for name, value in bindings.items():
+            check_bindable(name)
+            inputs[name] = as_value(value)
+        inputs.update(self.program.where)
+        missing = [name for name in self.variables if name not in inputs]
+        if missing:
+            name = missing[0]
+            hint = suggestion(name, [n for n in inputs if n not in self.variables])
+            raise NamingError(f"variable '{name}' has no value{hint}; bind it with --at {name}=VALUE or 'where {name}=...'")
+        return inputs
+
+    def gradient_order(self, inputs: Mapping[str, Any], wrt: Sequence[str] | None) -> list[str]:
+        """--wrt order when given, else first appearance, then bound names the program does not use."""
+        if wrt is None:
+            return list(self.variables) + [name for name in inputs if name not in self.variables]
+        for name in wrt:
+            if name not in inputs:
+                raise NamingError(f"cannot differentiate with respect to '{name}': it has no value{suggestion(name, inputs)}")
+        return list(wrt)
+
+    def eval(self, **bindings: Any) -> float | np.ndarray:
+        """The program's value at the bindings."""
+        return to_python(self.evaluate(self.inputs(bindings)))
+
+    def evaluate(self, inputs: Mapping[str, Any]) -> Any:
+        return forward(self.program, inputs)[self.program.output]
+
+    def grad(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any]]:
+        """(value, {name: d(sum of value)/d name}), for `wrt` or every bound variable."""
+        inputs = self.inputs(bindings)
+        value, grads = derivatives.value_and_gradients(self.program, inputs, self.gradient_order(inputs, wrt))
+        return to_python(value), {name: to_python(g) for name, g in grads.items()}
+
+    def derivative(self, name: str, order: int, **bindings: Any) -> tuple[Any, Any]:
+        """(value, d^order/d name^order of the summed value)."""
+        inputs = self.inputs(bindings)
+        self.gradient_order(inputs, [name])
+        program = self.derivative_program(name, order)
+        return to_python(self.evaluate(inputs)), to_python(forward(program, inputs)[program.output])
+
+    def derivative_program(self, name: str, order: int) -> Program:
+        key = (name,) * order
+        if key not in self._gradient_programs:
+            self._gradient_programs[key] = derivatives.nth_derivative_program(self.program, name, order)
+        return self._gradient_programs[key]
+
+    def hessian(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any], np.ndarray]:
+        inputs = self.inputs(bindings)
+        value, grads, matrix = derivatives.hessian(self.program, inputs, self.gradient_order(inputs, wrt))
+        return to_python(value), {n: to_python(g) for n, g in grads.items()}, matrix
+
+    def jacobian(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, np.ndarray]]:
+        inputs = self.inputs(bindings)
+        value, matrices = derivatives.jacobian(self.program, inputs, self.gradient_order(inputs, wrt))
+        return to_python(value), matrices
+
+
+def compile(text: str) -> Compiled:  # noqa: A001 - the name users expect, as re.compile
+    """Parse and compile a program once; evaluate it at many bindings."""
+    return Compiled(compile_program(text))
+
+
+def evaluate(text: str, **bindings: Any) -> float | np.ndarray:
+    """One-off value: `adcli.evaluate("x^2", x=3)`."""
+    return compile(text).eval(**bindings)
+
+
+def grad(text: str, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any]]:
+    """One-off value and gradient: `adcli.grad("(x+2y)^2", x=1, y=2)`."""
+    return compile(text).grad(wrt, **bindings)

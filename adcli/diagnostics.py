@@ -1,0 +1,86 @@
+"""Where a nan or inf came from, and whether a point sits on a kink of some primitive."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .primitives import PRIMITIVES
+from .program import LEAVES, Program
+from .tape import Handle, backward, depends_on, describe, ones_like
+
+
+def _finite(value: Any) -> bool:
+    return bool(np.all(np.isfinite(value)))
+
+
+def _kind(value: Any) -> str:
+    return "nan" if np.any(np.isnan(value)) else "inf"
+
+
+def _where(program: Program, span: tuple[int, int]) -> str:
+    text = program.text
+    column = span[0] - (text.rfind("\n", 0, span[0]) + 1) + 1
+    return f"column {column}" if "\n" not in text else f"line {text.count(chr(10), 0, span[0]) + 1}, column {column}"
+
+
+def nonfinite_value_origin(program: Program, values: Sequence[Any]) -> str | None:
+    """The first operation that made a nan/inf from finite operands, if the output is not finite."""
+    if _finite(values[program.output]):
+        return None
+    for slot, instruction in enumerate(program.instructions):
+        if instruction.op in LEAVES:
+            continue
+        if not _finite(values[slot]) and all(_finite(values[a]) for a in instruction.args):
+            return f"{describe(program, instruction)} at {_where(program, instruction.span)} gives {_kind(values[slot])}"
+    return None
+
+
+def nonfinite_gradient_origin(program: Program, values: Sequence[Any], wrt: Sequence[str]) -> str | None:
+    """The first step of the reverse sweep that made a nan/inf cotangent from finite numbers."""
+    found: list[str] = []
+    current: list[Any] = [None]
+
+    def checked_apply(name: str, *operands: Any, **params: Any) -> Handle:
+        raw = [o.payload if isinstance(o, Handle) else o for o in operands]
+        result = PRIMITIVES[name].forward(*raw, **params)
+        if not found and not _finite(result) and all(_finite(o) for o in raw):
+            instruction = current[0]
+            found.append(f"the derivative of {describe(program, instruction)} at "
+                         f"{_where(program, instruction.span)} is {_kind(result)} here")
+        return Handle(checked_apply, result)
+
+    handles = [Handle(checked_apply, value) for value in values]
+    seed = Handle(checked_apply, ones_like(values[program.output]))
+    with np.errstate(all="ignore"):
+        backward(program, handles, {program.output: seed}, depends_on(program, wrt),
+                 apply=checked_apply, on_instruction=lambda instruction: current.__setitem__(0, instruction))
+    return found[0] if found else None
+
+
+def nonfinite_warning(program: Program, values: Sequence[Any], grads: Mapping[str, Any] | None) -> str | None:
+    """One warning naming where non-finite numbers first appeared (value first, then gradient)."""
+    origin = nonfinite_value_origin(program, values)
+    if origin is None and grads is not None and not all(_finite(g) for g in grads.values()):
+        origin = nonfinite_gradient_origin(program, values, list(grads))
+        if origin is None:
+            origin = "the gradient is not finite"
+    return origin
+
+
+def kinks(program: Program, values: Sequence[Any]) -> list[str]:
+    """Operations whose operands sit on a kink or domain edge, where finite differences mislead."""
+    found = []
+    for instruction in program.instructions:
+        if instruction.op in LEAVES:
+            continue
+        kink = PRIMITIVES[instruction.op].kink
+        if kink is None:
+            continue
+        operands = [values[a] for a in instruction.args]
+        with np.errstate(all="ignore"):
+            hit = kink(*operands, **instruction.param_dict)
+        if np.any(hit):
+            found.append(f"{describe(program, instruction)} at {_where(program, instruction.span)} is at a kink or domain edge")
+    return found

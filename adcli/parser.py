@@ -1,0 +1,305 @@
+"""Text -> Program: Lark's LALR parser calls the compiler below as it reduces each rule.
+
+There is no parse tree and no recursion over the input: every callback appends
+instructions to a ProgramBuilder and returns the slot of its result (a `Node`, which also
+carries the source span). This is the only module that imports lark.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
+from .primitives import FUNCTIONS, PRIMITIVES, REDUCTIONS
+from .program import VAR, Program, ProgramBuilder, prune
+from .tape import forward
+
+CONSTANTS = {"pi": math.pi, "e": math.e}
+KEYWORDS = {"axis"}
+
+
+class Node(NamedTuple):
+    slot: int
+    start: int
+    end: int
+
+
+class Keyword(NamedTuple):
+    name: Token
+    value: Node
+
+
+def _span(first: Any, last: Any) -> tuple[int, int]:
+    start = first.start_pos if isinstance(first, Token) else first.start
+    end = last.end_pos if isinstance(last, Token) else last.end
+    return start, end
+
+
+@v_args(inline=True)
+class _Compiler(Transformer):
+    """Lark callbacks (one per grammar alias) that build a program while the text is parsed.
+
+    `constructors` are the value-only functions (linspace, zeros, ...) allowed in `--at`
+    values, where variables are not.
+    """
+
+    def __init__(self) -> None:
+        self.reset("", None)
+
+    def reset(self, text: str, constructors: dict[str, Callable] | None) -> None:
+        self.builder = ProgramBuilder(text)
+        self.constructors = constructors
+        self.variables: dict[str, int] = {}  # name -> column of first use, in order of first use
+        self.definitions: dict[str, Node] = {}
+        self.where: dict[str, Any] = {}
+        self.result: Node | None = None
+
+    # -- leaves
+    def number(self, token: Token) -> Node:
+        return Node(self.builder.const(float(token), _span(token, token)), token.start_pos, token.end_pos)
+
+    def name(self, token: Token) -> Node:
+        name = str(token)
+        span = _span(token, token)
+        if name in self.definitions:
+            return Node(self.definitions[name].slot, *span)
+        if name in CONSTANTS:
+            return Node(self.builder.const(CONSTANTS[name], span), *span)
+        if name in FUNCTIONS or (self.constructors and name in self.constructors):
+            raise NamingError(f"'{name}' is a function: call it as {name}(...)", self.builder.text, span)
+        if self.constructors is not None:
+            raise BindingError(
+                f"a value cannot use the variable '{name}'{suggestion(name, CONSTANTS)}", self.builder.text, span)
+        self.variables.setdefault(name, span[0])
+        return Node(self.builder.var(name, span), *span)
+
+    # -- operators
+    def binary(self, left: Node, operator: Token, right: Node) -> Node:
+        op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow", "**": "pow"}[str(operator)]
+        return self._emit(op, (left, right), _span(operator, operator), left.start, right.end)
+
+    def implicit_mul(self, left: Node, right: Node) -> Node:
+        return self._emit("mul", (left, right), (right.start, right.start + 1), left.start, right.end)
+
+    def negate(self, minus: Token, operand: Node) -> Node:
+        return self._emit("neg", (operand,), _span(minus, minus), minus.start_pos, operand.end)
+
+    def unary_plus(self, plus: Token, operand: Node) -> Node:
+        return Node(operand.slot, plus.start_pos, operand.end)
+
+    def parens(self, lparen: Token, inner: Node, rparen: Token) -> Node:
+        return Node(inner.slot, lparen.start_pos, rparen.end_pos)
+
+    def transpose(self, operand: Node, token: Token) -> Node:
+        return self._emit("transpose", (operand,), _span(token, token), operand.start, token.end_pos)
+
+    def array(self, lbracket: Token, *items: Any) -> Node:
+        *entries, rbracket = items
+        return self._emit("stack", tuple(entries), _span(lbracket, lbracket), lbracket.start_pos, rbracket.end_pos)
+
+    # -- calls
+    def arguments(self, *items: Any) -> list:
+        return list(items)
+
+    def keyword(self, name: Token, assign: Token, value: Node) -> Keyword:
+        return Keyword(name, value)
+
+    def call(self, callee: Token, lparen: Token, arguments: list, rparen: Token) -> Node:
+        name = str(callee)
+        span = _span(callee, callee)
+        positional = [a for a in arguments if isinstance(a, Node)]
+        keywords = [a for a in arguments if isinstance(a, Keyword)]
+        if self.constructors and name in self.constructors:
+            if keywords:
+                raise self._error(BindingError, f"{name} takes no keyword arguments", keywords[0].name)
+            values = [self._constant(node, f"{name}'s arguments") for node in positional]
+            try:
+                value = self.constructors[name](*values)
+            except (ValueError, TypeError) as error:
+                raise BindingError(f"{name}: {error}", self.builder.text, span) from None
+            return Node(self.builder.const(value, span), callee.start_pos, rparen.end_pos)
+        primitive = self._resolve(name, len(positional), span)
+        params = self._params(name, primitive, keywords)
+        if primitive == "log_base":
+            numerator = self._emit("log", positional[:1], span, callee.start_pos, rparen.end_pos)
+            denominator = self._emit("log", positional[1:], span, callee.start_pos, rparen.end_pos)
+            return self._emit("div", (numerator, denominator), span, callee.start_pos, rparen.end_pos)
+        return self._emit(primitive, tuple(positional), span, callee.start_pos, rparen.end_pos, params)
+
+    def _resolve(self, name: str, count: int, span: tuple[int, int]) -> str:
+        if name not in FUNCTIONS:
+            known = set(FUNCTIONS) | set(self.constructors or ())
+            close = suggestion(name, known)
+            if close:
+                message = f"unknown function '{name}'{close}"
+            elif name in CONSTANTS or name in self.definitions or self.constructors is None:
+                message = f"'{name}' is not a function; for a product write '{name}*(...)'"
+            else:
+                message = f"unknown function '{name}'"
+            raise NamingError(message, self.builder.text, span)
+        overloads = FUNCTIONS[name]
+        if count not in overloads:
+            counts = " or ".join(str(n) for n in sorted(overloads))
+            plural = "" if sorted(overloads) == [1] else "s"
+            raise NamingError(f"{name} takes {counts} argument{plural}, got {count}", self.builder.text, span)
+        return overloads[count]
+
+    def _params(self, name: str, primitive: str, keywords: list[Keyword]) -> tuple:
+        params = []
+        for keyword in keywords:
+            key = str(keyword.name)
+            if key not in KEYWORDS or primitive not in REDUCTIONS:
+                allowed = f"; {name} takes axis=" if primitive in REDUCTIONS else ""
+                raise self._error(NamingError, f"{name} has no keyword '{key}'{allowed}", keyword.name)
+            axis = self._constant(keyword.value, "axis")
+            if np.ndim(axis) != 0 or float(axis) != int(axis):
+                raise ShapeError("axis must be a whole number", self.builder.text, (keyword.value.start, keyword.value.end))
+            params.append(("axis", int(axis)))
+        return tuple(params)
+
+    # -- programs
+    def definition(self, name: Token, assign: Token, value: Node) -> None:
+        key = str(name)
+        if key in self.definitions:
+            raise self._error(NamingError, f"'{key}' is defined twice", name)
+        if key in CONSTANTS or key in FUNCTIONS:
+            kind = "constant" if key in CONSTANTS else "function"
+            raise self._error(NamingError, f"cannot define '{key}': it is a {kind}", name)
+        if key in self.variables:
+            raise self._error(NamingError, f"'{key}' is used before its definition", name)
+        self.definitions[key] = value
+
+    def binding(self, name: Token, assign: Token, value: Node) -> None:
+        key = str(name)
+        if key in CONSTANTS or key in FUNCTIONS:
+            raise self._error(NamingError, f"cannot bind '{key}': it is a {'constant' if key in CONSTANTS else 'function'}", name)
+        if key in self.where:
+            raise self._error(NamingError, f"'{key}' is bound twice", name)
+        if key in self.definitions:
+            raise self._error(NamingError, f"'{key}' is a definition, not a variable", name)
+        self.where[key] = self._constant(value, f"the value of '{key}'")
+
+    def where_clause(self, *bindings: None) -> None:
+        return None
+
+    def start(self, *items: Any) -> None:
+        self.result = [item for item in items if isinstance(item, Node)][-1]
+
+    # -- helpers
+    def _emit(self, op: str, operands: tuple, span: tuple[int, int], start: int, end: int, params: tuple = ()) -> Node:
+        return Node(self.builder.emit(op, tuple(node.slot for node in operands), params, span), start, end)
+
+    def _constant(self, node: Node, what: str) -> Any:
+        """The value of a subexpression that must not depend on variables."""
+        instructions, outputs = prune(self.builder.instructions, (node.slot,))
+        if any(instruction.op == VAR for instruction in instructions):
+            raise BindingError(f"{what} must be a constant (no variables)", self.builder.text, (node.start, node.end))
+        return forward(Program(self.builder.text, instructions, outputs, ()), {})[outputs[0]]
+
+    def _error(self, kind: type, message: str, token: Token) -> Exception:
+        return kind(message, self.builder.text, _span(token, token))
+
+
+# -- the Lark parser, built once per process --------------------------------------------
+
+_TERMINAL_WORDS = {
+    "NUMBER": "a number", "NAME": "a name", "CALLEE": "a function call", "LPAREN": "'('", "RPAREN": "')'",
+    "LBRACKET": "'['", "RBRACKET": "']'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "DIVIDE": "'/'",
+    "MATMUL": "'@'", "POWER": "'^'", "ASSIGN": "'='", "TRANSPOSE": "'.T'", "COMMA": "','", "WHERE": "'where'",
+    "SEMICOLON": "';'", "_NEWLINE": "a new line", "$END": "the end of the text",
+}
+_OPERAND_STARTS = {"NUMBER", "NAME", "CALLEE", "LPAREN", "LBRACKET", "MINUS", "PLUS"}
+
+
+def _grammar_text() -> str:
+    packaged = resources.files("adcli").joinpath("grammar", "adcli.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "adcli.lark").read_text(encoding="utf-8")
+
+
+class Parser:
+    """One Lark LALR parser with the compiler as its inline transformer; thread-safe."""
+
+    def __init__(self) -> None:
+        self._compiler = _Compiler()
+        self._lark = Lark(_grammar_text(), parser="lalr", transformer=self._compiler, cache=True)
+        self._lock = threading.Lock()
+
+    def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
+        with self._lock:
+            compiler = self._compiler
+            compiler.reset(text, constructors)
+            try:
+                self._lark.parse(text)
+            except UnexpectedInput as error:
+                raise _parse_error(text, error) from None
+            return compiler, compiler.result
+
+
+def _parse_error(text: str, error: UnexpectedInput) -> ParseError:
+    position = error.pos_in_stream if error.pos_in_stream is not None else len(text)
+    if isinstance(error, UnexpectedCharacters):
+        char = text[position]
+        hint = "; numbers look like 2, 2.5, .5 or 1e-3" if char == "." else ""
+        return ParseError(f"unexpected character {char!r}{hint}", text, (position, position + 1))
+    expected = set(getattr(error, "expected", ()) or ())
+    token = getattr(error, "token", None)
+    if isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END"):
+        position = len(text.rstrip())
+        found = "the end of the text"
+        span = (position, position + 1)
+    else:
+        found = f"'{token}'" if token.type not in ("NUMBER", "NAME", "CALLEE") else f"{token.type.lower()} '{token}'"
+        span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
+        if token.type == "CALLEE":
+            found = f"'{token}'"
+    return ParseError(_friendly(found, expected, token), text, span)
+
+
+def _friendly(found: str, expected: set[str], token: Token | None) -> str:
+    if "RPAREN" in expected and (token is None or token.type in ("$END", "_NEWLINE", "SEMICOLON")):
+        return "missing ')'"
+    if "RBRACKET" in expected and (token is None or token.type in ("$END", "_NEWLINE", "SEMICOLON")):
+        return "missing ']'"
+    if token is not None and token.type == "RPAREN" and "RPAREN" not in expected:
+        return "unmatched ')'" if expected & _OPERAND_STARTS == set() else "expected a value before ')'"
+    if token is not None and token.type == "NUMBER" and "TIMES" in expected:
+        return f"unexpected number '{token}': write '*' between a value and a number that follows it"
+    if expected and expected <= _OPERAND_STARTS | {"TRANSPOSE"}:
+        return f"expected a value, found {found}"
+    words = sorted({_TERMINAL_WORDS.get(name, name.lower()) for name in expected})
+    listed = ", ".join(words[:8]) + (", ..." if len(words) > 8 else "")
+    return f"unexpected {found}; expected {listed}" if words else f"unexpected {found}"
+
+
+@lru_cache(maxsize=1)
+def parser() -> Parser:
+    return Parser()
+
+
+def compile_program(text: str) -> Program:
+    """Compile a program (definitions, a final expression, an optional where clause)."""
+    if not text.strip() or all(not line.split("#")[0].strip() for line in text.splitlines()):
+        raise ParseError("empty program", text, None)
+    compiler, result = parser().compile(text)
+    return compiler.builder.build((result.slot,), tuple(compiler.variables), compiler.where)
+
+
+def compile_value(text: str, constructors: dict[str, Callable]) -> Any:
+    """Evaluate a constant expression (a binding's value): no variables, constructors allowed."""
+    if not text.strip():
+        raise BindingError("empty value", text, None)
+    compiler, result = parser().compile(text, constructors)
+    if compiler.definitions or compiler.where:
+        raise BindingError("a value is one expression (no definitions or where)", text, None)
+    return compiler._constant(result, "a value")

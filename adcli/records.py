@@ -1,0 +1,85 @@
+"""What each command computes, as a record for the formatters, plus its warnings.
+
+Shared by the CLI's one-shot, batch and points modes; no Click here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import derivatives
+from .api import Compiled
+from .diagnostics import nonfinite_warning
+from .errors import NamingError
+from .tape import forward, numeric_gradients
+
+
+@dataclass
+class Outcome:
+    record: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    ok: bool = True  # False when the result itself is a failure (check's disagreement)
+
+
+def _warnings(program, values, grads) -> list[str]:
+    warning = nonfinite_warning(program, values, grads)
+    return [warning] if warning else []
+
+
+def eval_outcome(compiled: Compiled, bindings: Mapping[str, Any]) -> Outcome:
+    inputs = compiled.inputs(bindings)
+    values = forward(compiled.program, inputs)
+    value = values[compiled.program.output]
+    return Outcome({"expr": compiled.text, "value": value}, _warnings(compiled.program, values, None))
+
+
+def grad_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None) -> Outcome:
+    inputs = compiled.inputs(bindings)
+    names = compiled.gradient_order(inputs, wrt)
+    program = compiled.program
+    values = forward(program, inputs)
+    grads = numeric_gradients(program, values, names)
+    for name in names:
+        if grads[name] is None:
+            grads[name] = np.zeros_like(inputs[name], dtype=np.float64)
+    record = {"expr": compiled.text, "value": values[program.output], "grad": grads}
+    return Outcome(record, _warnings(program, values, grads))
+
+
+def derivative_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None, order: int) -> Outcome:
+    inputs = compiled.inputs(bindings)
+    names = list(wrt) if wrt else list(compiled.variables)
+    if len(names) != 1:
+        hint = "; for second derivatives in several variables use 'adcli hessian'" if order == 2 else ""
+        raise NamingError(f"--order {order} needs exactly one variable in --wrt, got {len(names)}{hint}")
+    name = compiled.gradient_order(inputs, names)[0]
+    program = compiled.derivative_program(name, order)
+    values = forward(program, inputs)
+    derivative = values[program.output]
+    if name not in compiled.variables:
+        derivative = np.zeros_like(inputs[name], dtype=np.float64)
+    value_values = forward(compiled.program, inputs)
+    record = {"expr": compiled.text, "value": value_values[compiled.program.output], "wrt": name,
+              "order": order, "derivative": derivative}
+    warnings = _warnings(compiled.program, value_values, None) or _warnings(program, values, None)
+    return Outcome(record, warnings)
+
+
+def hessian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None) -> Outcome:
+    inputs = compiled.inputs(bindings)
+    names = compiled.gradient_order(inputs, wrt)
+    value, grads, matrix = derivatives.hessian(compiled.program, inputs, names)
+    record = {"expr": compiled.text, "value": value, "grad": grads, "wrt": names, "hessian": matrix}
+    values = forward(compiled.program, inputs)
+    return Outcome(record, _warnings(compiled.program, values, grads))
+
+
+def jacobian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None) -> Outcome:
+    inputs = compiled.inputs(bindings)
+    names = compiled.gradient_order(inputs, wrt)
+    value, matrices = derivatives.jacobian(compiled.program, inputs, names)
+    values = forward(compiled.program, inputs)
+    return Outcome({"expr": compiled.text, "value": value, "jacobian": matrices}, _warnings(compiled.program, values, None))
