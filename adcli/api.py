@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -36,7 +37,7 @@ class Compiled:
 
     def __init__(self, program: Program):
         self.program = program
-        self._gradient_programs: dict[tuple[str, ...], Program] = {}
+        self._gradient_programs: dict[tuple, Program] = {}
 
     @property
     def text(self) -> str:
@@ -48,6 +49,16 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"adcli.compile({self.text!r})"
+
+    def rebound(self, text: str, where: Mapping[str, Any]) -> Compiled:
+        """The same instructions under another source text and `where` values, sharing derivative programs.
+
+        `text` must start with the text this program was compiled from (its spans point there):
+        batch mode reuses one compiled program for every line whose text before `where` matches.
+        """
+        twin = Compiled(dataclasses.replace(self.program, text=text, where=dict(where)))
+        twin._gradient_programs = self._gradient_programs
+        return twin
 
     def inputs(self, bindings: Mapping[str, Any]) -> dict[str, Any]:
         """Every binding as float64, the text's `where` values winning; unbound variables are errors."""
@@ -89,13 +100,14 @@ class Compiled:
         """(value, d^order/d name^order of the summed value)."""
         inputs = self.inputs(bindings)
         self.gradient_order(inputs, [name])
-        program = self.derivative_program(name, order)
+        program = self.derivative_program(name, order, derivatives.shapes_of(inputs))
         return to_python(self.evaluate(inputs)), to_python(forward(program, inputs)[program.output])
 
-    def derivative_program(self, name: str, order: int) -> Program:
-        key = (name,) * order
+    def derivative_program(self, name: str, order: int, shapes: Mapping[str, tuple[int, ...]] | None = None) -> Program:
+        """The program of the nth derivative; knowing the variables' shapes makes it smaller."""
+        key = (name, order, tuple(sorted(shapes.items())) if shapes is not None else None)
         if key not in self._gradient_programs:
-            self._gradient_programs[key] = derivatives.nth_derivative_program(self.program, name, order)
+            self._gradient_programs[key] = derivatives.nth_derivative_program(self.program, name, order, shapes)
         return self._gradient_programs[key]
 
     def hessian(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any], np.ndarray]:

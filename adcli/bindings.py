@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-from pathlib import Path
-from typing import Any, Callable, Iterable
+import math
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
 from .api import as_value, check_bindable
-from .errors import BindingError
+from .errors import AdcliError, BindingError
 from .parser import compile_value
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+NPY_MAGIC = b"\x93NUMPY"
+JSON_WORDS = {"nan", "inf", "-inf"}  # how adcli's own JSON writes non-finite numbers
+MAX_DIMENSIONS = 64  # NumPy's limit
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
@@ -29,35 +37,67 @@ def split_top_level(text: str, separator: str = ",") -> list[str]:
     return parts
 
 
-def _shape(values: Iterable[Any]) -> tuple[int, ...]:
-    shape = []
-    for value in values:
-        if np.ndim(value) != 0 or float(value) != int(value) or value < 0:
-            raise ValueError("sizes must be whole numbers >= 0")
-        shape.append(int(value))
-    return tuple(shape)
+# -- constructors: linspace, arange, zeros, ones, rand, randn ----------------------------
+
+def _whole(value: Any) -> int:
+    if np.ndim(value) != 0:
+        raise ValueError("sizes must be whole numbers >= 0, got an array")
+    if not math.isfinite(value) or float(value) != int(value) or value < 0:
+        raise ValueError(f"sizes must be whole numbers >= 0, got {float(value):g}")
+    return int(value)
 
 
-def _count(value: Any) -> int:
-    return _shape([value])[0]
+def _shape(arguments: tuple[Any, ...]) -> tuple[int, ...]:
+    """zeros(2, 3) and zeros([2, 3]) alike."""
+    if len(arguments) == 1 and np.ndim(arguments[0]) == 1:
+        arguments = tuple(arguments[0])
+    return tuple(_whole(size) for size in arguments)
 
 
-def constructors(rng: np.random.Generator) -> dict[str, Callable[..., np.ndarray]]:
-    """The functions a binding's value may call besides the language's own."""
+def _arange(*bounds: Any) -> np.ndarray:
+    if len(bounds) == 3 and bounds[2] == 0:
+        raise ValueError("the step must not be 0")
+    return np.arange(*bounds, dtype=np.float64)
+
+
+def _constructor(usage: str, counts: range, build: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """`build`, checking the number of arguments and turning NumPy's complaints into plain ones."""
+    def construct(*arguments: Any) -> np.ndarray:
+        if len(arguments) not in counts:
+            raise ValueError(f"call it as {usage}, got {len(arguments)} argument{'s' * (len(arguments) != 1)}")
+        try:
+            return build(*arguments)
+        except MemoryError:
+            raise ValueError("not enough memory for that many elements") from None
+
+    return construct
+
+
+def constructors(rng: Callable[[], np.random.Generator]) -> dict[str, Callable[..., np.ndarray]]:
+    """The functions a binding's value may call besides the language's own; `rng()` gives the generator."""
+    any_count = range(1, MAX_DIMENSIONS + 1)
     return {
-        "linspace": lambda start, stop, count: np.linspace(start, stop, _count(count)),
-        "arange": lambda *bounds: np.arange(*bounds, dtype=np.float64),
-        "zeros": lambda *shape: np.zeros(_shape(shape)),
-        "ones": lambda *shape: np.ones(_shape(shape)),
-        "rand": lambda *shape: rng.random(_shape(shape)),
-        "randn": lambda *shape: rng.standard_normal(_shape(shape)),
+        "linspace": _constructor("linspace(start, stop, count)", range(3, 4),
+                                 lambda start, stop, count: np.linspace(start, stop, _whole(count))),
+        "arange": _constructor("arange(stop), arange(start, stop) or arange(start, stop, step)", range(1, 4), _arange),
+        "zeros": _constructor("zeros(size, ...)", any_count, lambda *sizes: np.zeros(_shape(sizes))),
+        "ones": _constructor("ones(size, ...)", any_count, lambda *sizes: np.ones(_shape(sizes))),
+        "rand": _constructor("rand(size, ...)", any_count, lambda *sizes: rng().random(_shape(sizes))),
+        "randn": _constructor("randn(size, ...)", any_count, lambda *sizes: rng().standard_normal(_shape(sizes))),
     }
 
 
+# -- --at options ------------------------------------------------------------------------
+
 def parse_assignments(options: Iterable[str], seed: int | None = None) -> dict[str, Any]:
-    """Every `--at` option (each may hold several comma-separated NAME=VALUE) as one ordered dict."""
-    rng = np.random.default_rng(seed)
-    table = constructors(rng)
+    """Every `--at` option (each may hold several comma-separated NAME=VALUE) as one ordered dict.
+
+    rand/randn draw from one generator seeded by `seed`, in the order the values are written.
+    """
+    if seed is not None and seed < 0:
+        raise BindingError(f"--seed takes a whole number >= 0, got {seed}")
+    # The generator is made on first use: importing numpy.random costs ~12 ms of every start.
+    table = constructors(functools.cache(lambda: np.random.default_rng(seed)))
     bindings: dict[str, Any] = {}
     for option in options:
         for part in split_top_level(option):
@@ -80,54 +120,126 @@ def _split_assignment(part: str, option: str) -> tuple[str, str]:
 
 
 def parse_value(text: str, table: dict[str, Callable], name: str = "") -> Any:
-    """A constant expression, or `@path` for a file."""
-    if text.startswith("@"):
-        return load_file(text[1:])
+    """A constant expression, or `@path` for a file; errors say which --at they are about."""
     try:
+        if text.startswith("@"):
+            return load_file(text[1:].strip())
         return as_value(compile_value(text, table))
-    except BindingError as error:
-        prefix = f"--at {name}: " if name else ""
-        raise BindingError(prefix + error.message, error.text, error.span) from None
+    except AdcliError as error:
+        if not name:
+            raise
+        raise type(error)(f"--at {name}: {error.message}", error.text, error.span) from None
 
+
+# -- files -------------------------------------------------------------------------------
 
 def load_file(path_text: str) -> Any:
     """.npy (never pickles), .csv/.txt (numbers separated by commas or blanks), .json (nested lists)."""
-    path = Path(path_text)
+    if not path_text:
+        raise BindingError("'@' needs a file name after it, as in @data.csv")
+    from pathlib import Path  # here, not at the top: only files need it, and it costs ~3 ms of every start
+
+    path = Path(path_text).expanduser()
     suffix = path.suffix.lower()
     loaders = {".npy": _load_npy, ".csv": _load_text, ".txt": _load_text, ".json": _load_json}
     if suffix not in loaders:
-        raise BindingError(f"cannot read '{path_text}': unknown file type '{suffix}' (use .npy, .csv, .txt or .json)")
+        kind = f"unknown file type '{suffix}'" if suffix else "a file name without an extension"
+        raise BindingError(f"cannot read '{path_text}': {kind} (use .npy, .csv, .txt or .json)")
     try:
         return as_value(loaders[suffix](path))
     except OSError as error:
         raise BindingError(f"cannot read '{path_text}': {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise BindingError(f"cannot read '{path_text}': it is not UTF-8 text") from None
     except (ValueError, TypeError) as error:
         raise BindingError(f"cannot read '{path_text}': {error}") from None
 
 
 def _load_npy(path: Path) -> np.ndarray:
+    with path.open("rb") as stream:
+        if stream.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise ValueError("it is not a NumPy .npy file")
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:
-        if "pickle" in str(error):
-            raise ValueError("it holds Python objects (a pickle); adcli loads numeric arrays only") from None
+        if "allow_pickle" in str(error):
+            raise ValueError("it holds Python objects, which load only through pickle; "
+                             "adcli never unpickles, so save a numeric array instead") from None
         raise
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-        raise ValueError("it does not hold a numeric array")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"it holds {array.dtype} values, not real numbers")
     return array
 
 
 def _load_text(path: Path) -> np.ndarray:
-    text = path.read_text(encoding="utf-8-sig").replace(",", " ")
-    if not text.strip():
+    """numpy.loadtxt's shapes (one line or one column is 1-D, one number 0-d), with plain errors."""
+    text = path.read_text(encoding="utf-8-sig")
+    uncommented = text if "#" not in text else "\n".join(_content(line) for line in text.splitlines())
+    if not uncommented.strip():
         raise ValueError("the file holds no numbers")
-    return np.loadtxt(io.StringIO(text), dtype=np.float64)
+    delimiter = "," if "," in uncommented else None  # else blanks
+    try:
+        array = np.loadtxt(io.StringIO(text), dtype=np.float64, delimiter=delimiter, ndmin=0)
+    except ValueError as error:
+        raise ValueError(_text_problem(text, delimiter) or str(error)) from None
+    return array
+
+
+def _content(line: str) -> str:
+    return line.split("#", 1)[0].strip()
+
+
+def _text_problem(text: str, delimiter: str | None) -> str | None:
+    """The first line that keeps the text from being a table of numbers, said plainly."""
+    width, first = 0, 0
+    for number, line in enumerate(text.splitlines(), 1):
+        content = _content(line)
+        if not content:
+            continue
+        cells = [cell.strip() for cell in content.split(delimiter)] if delimiter else content.split()
+        for cell in cells:
+            if not _is_number(cell):
+                return f"line {number}: {repr(cell) + ' is not a number' if cell else 'an empty cell'}"
+        if not width:
+            width, first = len(cells), number
+        elif len(cells) != width:
+            return f"line {number} has {len(cells)} numbers but line {first} has {width} (the rows are ragged)"
+    return None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return "_" not in cell
 
 
 def _load_json(path: Path) -> np.ndarray:
-    data = json.loads(path.read_text(encoding="utf-8-sig"))
     try:
-        array = np.asarray(data, dtype=np.float64)
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"it is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("its lists are nested too deeply") from None
+    _check_json_numbers(data)
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except OverflowError:
+        raise ValueError("it holds a whole number too large for float64") from None
     except ValueError:
-        raise ValueError("it is not a number or nested lists of numbers of one shape") from None
-    return array
+        raise ValueError("its lists are ragged: every row must have the same length") from None
+
+
+def _check_json_numbers(data: Any) -> None:
+    """Every leaf is a number (or "nan", "inf", "-inf"), at most 64 lists deep; a walk with a stack."""
+    pending = [(data, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, list):
+            if depth == MAX_DIMENSIONS:
+                raise ValueError(f"its lists are nested more than {MAX_DIMENSIONS} deep")
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, bool) or item is None or isinstance(item, dict) or (
+                isinstance(item, str) and item not in JSON_WORDS):
+            raise ValueError(f"it holds {json.dumps(item)[:40]}, which is not a number")

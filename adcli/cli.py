@@ -7,19 +7,24 @@ went away (`adcli ... | head -1`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import os
 import sys
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, Iterator
 
 import click
 
-from . import __version__
+from . import __version__, batch, points
 from .api import Compiled, compile
 from .bindings import parse_assignments, split_top_level
-from .errors import AdcliError
-from .formats import FORMATS, render
-from .records import Outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome, jacobian_outcome
+from .descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
+from .errors import AdcliError, BindingError
+from .formats import FORMATS, LineStream, PointStream, render, render_progress
+from .records import (Outcome, check_outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome,
+                      jacobian_outcome)
 
 EXIT_BAD_INPUT = 1
 EXIT_INTERRUPTED = 130
@@ -74,6 +79,10 @@ def reports_errors(command: Callable) -> Callable:
 
 
 def _emit(outcome: Outcome, fmt: str, digits: int | None, inputs: dict | None = None) -> int:
+    served = _served()
+    if served is not None:  # one program of a batch, or one chunk of points: the run writes it
+        served.outcome = outcome
+        return 0
     for warning in outcome.warnings:
         warn(warning)
     try:
@@ -86,11 +95,161 @@ def _emit(outcome: Outcome, fmt: str, digits: int | None, inputs: dict | None = 
 
 
 def _prepare(expr: str, at: tuple[str, ...], seed: int | None) -> tuple[Compiled, dict[str, Any]]:
+    served = _served()
+    if served is not None:
+        return served.compiled, served.bindings
     compiled = compile(expr)
     return compiled, parse_assignments(at, seed)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# -- many programs (EXPR as `-`, --file) and many points (--points) --------------------------
+
+_SERVED = "adcli.served"  # the key of the current run's Served in the Click context's meta
+
+
+@dataclass
+class Served:
+    """While a batch or points run calls a command's body: what its `_prepare` returns, what its `_emit` gave."""
+
+    bindings: dict[str, Any]
+    compiled: Compiled | None = None
+    outcome: Outcome | None = None
+
+    def compute(self, body: Callable, options: dict[str, Any], compiled: Compiled,
+                bindings: dict[str, Any] | None = None) -> Outcome:
+        self.compiled, self.outcome = compiled, None
+        if bindings is not None:
+            self.bindings = bindings
+        body(expr=compiled.text, **options)
+        assert self.outcome is not None, "a command body must end in _emit(...)"
+        return self.outcome
+
+
+def _served() -> Served | None:
+    context = click.get_current_context(silent=True)
+    return None if context is None else context.meta.get(_SERVED)
+
+
+def many_programs(points: bool = False) -> Callable:
+    """EXPR as text, or `-` / --file PATH for one program per line; with points=True also --points PATH|-.
+
+    Put it in place of `@click.argument("expr")`, right under `@main.command(...)`: that one line
+    opts a command in. The command's body stays one-shot; a run calls it once per program line
+    (or chunk of points), answers its `_prepare` and takes what it `_emit`s, and streams the
+    records (batch.py, points.py). One line's error becomes that line's error record.
+    """
+    def decorate(command: Callable) -> Callable:
+        body = inspect.unwrap(command)  # without reports_errors: a line's error must not end the run
+
+        @functools.wraps(command)
+        def dispatch(expr: str | None, program_file: str | None, points_file: str | None = None,
+                     **options: Any) -> Any:
+            if program_file is None and points_file is None and expr != "-":
+                if expr is None:
+                    raise click.UsageError("Missing argument 'EXPR' (or '-' to read programs from standard input, "
+                                           "or --file PATH).")
+                return command(expr=expr, **options)
+            if points_file is not None:
+                if program_file is not None or expr in (None, "-"):
+                    raise click.UsageError("--points evaluates one EXPR, given as text, at many points.")
+                return reports_errors(_run_points)(body, expr, points_file, options)
+            if program_file is not None and expr is not None:
+                raise click.UsageError("Give EXPR, '-' or --file PATH: one of them.")
+            return reports_errors(_run_programs)(body, program_file, options)
+
+        parameters = [
+            click.argument("expr", required=False),
+            click.option("--file", "program_file", metavar="PATH",
+                         help="Read programs from PATH, one per line (EXPR '-' reads them from standard input)."),
+        ]
+        if points:
+            parameters.append(click.option(
+                "--points", "points_file", metavar="PATH|-",
+                help="A CSV of points: a header of variable names, then one row of numbers per point."))
+        for parameter in reversed(parameters):
+            dispatch = parameter(dispatch)
+        return dispatch
+
+    return decorate
+
+
+def _run_programs(body: Callable, path: str | None, options: dict[str, Any]) -> int:
+    served = _serve(options)
+    with _input(path, batch.TERMINAL_HINT) as stream:
+        lines = batch.program_lines(stream)
+        results = batch.results(lines, functools.partial(served.compute, body, options))
+        return batch.write_results(results, LineStream(options["fmt"], options["digits"]), _output(options))
+
+
+def _run_points(body: Callable, expr: str, path: str, options: dict[str, Any]) -> int:
+    served = _serve(options)
+    compiled = compile(expr)
+    with _input(path, points.TERMINAL_HINT) as stream:
+        points_file = points.PointsFile(stream)
+        stream_format = PointStream(options["fmt"], options["digits"], points_file.names)
+        compute = functools.partial(served.compute, body, options)
+        return points.write_points(compiled, served.bindings, points_file, compute, stream_format, _output(options))
+
+
+def _serve(options: dict[str, Any]) -> Served:
+    served = Served(parse_assignments(options["at"], options["seed"]))  # once: every line shares them
+    click.get_current_context().meta[_SERVED] = served
+    return served
+
+
+def _output(options: dict[str, Any]) -> batch.Output:
+    return batch.Output(click.get_text_stream("stdout"), click.get_text_stream("stderr"),
+                        echo_errors=options["fmt"] != "text")
+
+
+@contextlib.contextmanager
+def _input(path: str | None, hint: str) -> Iterator[BinaryIO]:
+    """The file at `path`, or standard input for None and '-' (with a hint when it is a terminal)."""
+    if path is None or path == "-":
+        stream = click.get_binary_stream("stdin")
+        if stream.isatty():
+            click.echo(hint, err=True)
+        yield stream
+        return
+    try:
+        file = open(path, "rb")
+    except OSError as problem:
+        raise BindingError(f"cannot read '{path}': {problem.strerror or problem}") from None
+    with file:
+        yield file
+
+
+class Command(click.Command):
+    """A command whose EXPR may start with '-' (`adcli eval "-x^2" --at x=3`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._expressions_last(ctx, args))
+
+    def _expressions_last(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Move words like '-x^2' (no option of ours, no option's value) behind '--', where Click takes them as EXPR."""
+        if "--" in args:
+            return args
+        options = [param for param in self.get_params(ctx) if isinstance(param, click.Option)]
+        names = {name for option in options for name in option.opts + option.secondary_opts}
+        valued = {name for option in options if not option.is_flag for name in option.opts}
+        kept: list[str] = []
+        expressions: list[str] = []
+        for arg in args:
+            is_value = bool(kept) and kept[-1] in valued
+            if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and arg not in names and not is_value:
+                expressions.append(arg)
+            else:
+                kept.append(arg)
+        if not expressions or kept and kept[-1] in valued:  # nothing to move, or an option lacks its value
+            return args
+        return kept + ["--"] + expressions
+
+
+class Commands(click.Group):
+    command_class = Command
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="adcli")
 def main() -> None:
     """Exact derivatives of formulas, from the command line.
@@ -105,7 +264,7 @@ def main() -> None:
 
 
 @main.command("eval")
-@click.argument("expr")
+@many_programs(points=True)
 @binding_options
 @reports_errors
 def eval_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None) -> int:
@@ -120,7 +279,7 @@ def eval_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
 
 
 @main.command("grad")
-@click.argument("expr")
+@many_programs(points=True)
 @binding_options
 @click.option("--wrt", default=None, metavar="X,Y", help="Differentiate only with respect to these, in this order.")
 @click.option("--order", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -177,6 +336,74 @@ def jacobian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str,
     """
     compiled, bindings = _prepare(expr, at, seed)
     return _emit(jacobian_outcome(compiled, bindings, _wrt_names(wrt)), fmt, digits)
+
+
+@main.command("check")
+@many_programs()
+@binding_options
+@click.option("--wrt", default=None, metavar="X,Y", help="Check only these variables, in this order.")
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2 also checks the Hessian (against central differences of the gradient).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-8, show_default=True, help="Absolute tolerance.")
+@reports_errors
+def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
+                  wrt: str | None, order: int, rtol: float, atol: float) -> int:
+    """Compare the AD gradient of EXPR with central finite differences; exit 1 when they disagree.
+
+    Agreement means |ad - fd| <= atol + rtol * |fd| for every entry. The step is
+    eps^(1/3) times each variable's scale. A point on a kink or domain edge of any
+    operation (abs, relu, max/min ties, sqrt at 0, ...) gets a warning: finite
+    differences mean nothing there.
+
+    \b
+      adcli check "x^2 y + sin(x y)" --at x=1,y=2
+      adcli check "exp(x) / sum(exp(x))" --at x=[1,2,3] --order 2
+    """
+    compiled, bindings = _prepare(expr, at, seed)
+    outcome = check_outcome(compiled, bindings, _wrt_names(wrt), order, rtol, atol)
+    return _emit(outcome, fmt, digits)
+
+
+@main.command("descend")
+@click.argument("expr")
+@binding_options
+@click.option("--wrt", required=True, metavar="W,B", help="The variables to update, in this order.")
+@click.option("--lr", type=click.FloatRange(min=0), required=True, help="Learning rate.")
+@click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="Number of steps.")
+@click.option("--momentum", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Momentum, as in torch.optim.SGD(momentum=...).")
+@click.option("--every", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Print the step and the loss every K steps, on standard error.")
+@reports_errors
+def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
+                    wrt: str, lr: float, steps: int, momentum: float, every: int | None) -> int:
+    """Minimise the scalar EXPR by gradient descent over the --wrt variables (torch.optim.SGD's update).
+
+    Prints the loss before the first step, the loss at the updated values and the
+    updated variables. Ctrl-C stops after the current step, prints the latest values
+    and exits with 130.
+
+    \b
+      adcli descend "(w - 3)^2" --at w=0 --wrt w --lr 0.1 --steps 100
+      adcli descend "pred = x @ W.T + b; mean((pred - y)^2)" --at x=@x.npy,y=@y.csv \\
+          --at W=zeros(2,3),b=zeros(2) --wrt W,b --lr 0.01 --steps 1000 --every 100
+    """
+    compiled, bindings = _prepare(expr, at, seed)
+    bar = ProgressBar(sys.stderr, steps)
+
+    def on_step(step: int, loss: float) -> None:
+        if every and step % every == 0:
+            bar.clear()
+            click.echo(render_progress(step, loss, fmt, digits, header=step == every), err=True)
+        bar.update(step, loss)
+
+    with InterruptFlag() as interrupted:
+        descent = descend(compiled, bindings, _wrt_names(wrt), lr, steps, momentum, on_step, interrupted)
+    bar.clear()
+    outcome = Outcome(descent_record(compiled, descent, lr, momentum), descent_warnings(descent, steps))
+    code = _emit(outcome, fmt, digits)
+    return EXIT_INTERRUPTED if interrupted.raised else code
 
 
 def _quiet_broken_pipe() -> None:

@@ -1,55 +1,384 @@
 """Derivatives built on the tape: gradients, derivative programs, nth derivatives, Hessians, Jacobians.
 
-Higher derivatives come from recording the reverse sweep as a new program (`Tracer`) and
-differentiating that program again; there is no second set of derivative rules.
+Every derivative program starts from the reverse sweep recorded as a new program
+(`Tracer`). Further orders differentiate that recording again with a tangent sweep: a
+forward loop giving each slot its derivative along a direction. There is no second set
+of rules: a primitive's tangent rule is the transpose of its VJP (which is linear in the
+cotangent), obtained by recording the VJP with a symbolic cotangent and sweeping that
+small recording backwards. A tangent sweep reuses every node of the program it
+differentiates, and (with hash-consing) the tangents of nodes an earlier sweep already
+differentiated, so the nth derivative grows polynomially in n where nesting reverse
+sweeps grows exponentially.
+
+Hessians and Jacobians evaluate one such program for all directions at once: the
+direction variables carry a leading axis, one entry per unit vector.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import functools
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .program import Program, ProgramBuilder
-from .tape import Tracer, backward, depends_on, forward, numeric_gradients
+from .primitives import PRIMITIVES
+from .program import CONST, LEAVES, VAR, Program, ProgramBuilder
+from .tape import Handle, Tracer, backward, depends_on, forward, numeric_gradients, vjp_rule
+
+Shapes = Mapping[str, tuple[int, ...]]
 
 
-def gradient_program(program: Program, wrt: Sequence[str], output: int | None = None) -> Program:
-    """A program whose outputs are d(sum of output)/d(each name in wrt), recorded from the reverse sweep."""
-    output = program.output if output is None else output
-    builder = ProgramBuilder(program.text)
-    tracer = Tracer(builder)
-    handles = []
-    for instruction in program.instructions:  # copy the forward part; slots may merge
-        tracer.span = instruction.span
-        args = tuple(handles[a].payload for a in instruction.args)
-        handles.append(tracer.handle(builder.emit(instruction.op, args, instruction.params, instruction.span)))
-    tracer.span = program.instructions[output].span
-    seed = tracer("broadcast_like", 1.0, handles[output])
-    needs = depends_on(program, wrt)
+def shapes_of(inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {name: np.shape(value) for name, value in inputs.items()}
 
+
+def direction_name(name: str) -> str:
+    """The variable holding the direction of `name` in a tangent program (no user name has a colon)."""
+    return f"tangent:{name}"
+
+
+# -- recording sweeps -------------------------------------------------------------------
+
+def _record_copy(program: Program, tracer: Tracer) -> list[Handle]:
+    """Re-emit the program's instructions into the tracer's builder (they may merge or simplify)."""
+    handles: list[Handle] = []
+    for op, args, params, span in program.instructions:
+        tracer.span = span
+        if op in LEAVES:
+            handles.append(tracer.handle(tracer.builder.emit(op, (), params, span)))
+        else:
+            handles.append(tracer(op, *(handles[a] for a in args), **dict(params)))
+    return handles
+
+
+def _zeros_like(tracer: Tracer, handle: Handle) -> Handle:
+    return tracer("broadcast_like", 0.0, handle)
+
+
+def _record_gradient(program: Program, handles: Sequence[Handle], tracer: Tracer, wrt: Sequence[str],
+                     seed: Handle, output: int) -> list[Handle]:
+    """The reverse sweep, recorded: d(seed . output)/d(name) for each name."""
     def follow(instruction):
         tracer.span = instruction.span
 
-    cotangents = backward(program, handles, {output: seed}, needs, apply=tracer, on_instruction=follow)
+    cotangents = backward(program, handles, {output: seed}, depends_on(program, wrt), apply=tracer,
+                          on_instruction=follow)
     slots = program.variable_slots()
     grads = []
     for name in wrt:
         slot = slots.get(name)
-        if slot is None or cotangents[slot] is None:
-            variable = handles[slot] if slot is not None else tracer.handle(builder.var(name))
-            grads.append(tracer("broadcast_like", 0.0, variable).payload)
+        if slot is not None and cotangents[slot] is not None:
+            grads.append(cotangents[slot])
         else:
-            grads.append(cotangents[slot].payload)
-    return builder.build(tuple(grads), program.variables, program.where)
+            variable = handles[slot] if slot is not None else tracer.handle(tracer.builder.var(name))
+            grads.append(_zeros_like(tracer, variable))
+    return grads
 
 
-def nth_derivative_program(program: Program, name: str, order: int) -> Program:
-    """The program of d^order/d name^order of the (summed) output, by repeated differentiation."""
-    for _ in range(order):
-        program = gradient_program(program, [name])
+def _placeholders(tracer: Tracer, arity: int) -> tuple[list[Handle], Handle]:
+    """Variables a0, a1, ... for a primitive's operands and `ans` for its result."""
+    operands = [tracer.handle(tracer.builder.var(f"a{i}")) for i in range(arity)]
+    return operands, tracer.handle(tracer.builder.var("ans"))
+
+
+def _vjp_recording(op: str, params: tuple, index: int, arity: int) -> Program:
+    """One operand's VJP as a program of the placeholders and the cotangent `g`."""
+    builder = ProgramBuilder()
+    tracer = Tracer(builder)
+    operands, ans = _placeholders(tracer, arity)
+    g = tracer.handle(builder.var("g"))
+    share = vjp_rule(op, index)(tracer, g, ans, *operands, **dict(params))
+    if PRIMITIVES[op].broadcasts:
+        share = tracer("sum_to_like", share, operands[index])
+    return builder.build((tracer._slot(share),), ())
+
+
+def _replay(program: Program, tracer: Tracer, by_name: Mapping[str, Handle]) -> list[Handle]:
+    """Emit a placeholder program through `tracer`, its variables standing for the given handles."""
+    handles: list[Handle] = []
+    for op, args, params, _ in program.instructions:
+        if op == VAR:
+            handles.append(by_name[params[0][1]])
+        elif op == CONST:
+            handles.append(tracer.constant(params[0][1]))
+        else:
+            handles.append(tracer(op, *(handles[a] for a in args), **dict(params)))
+    return handles
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | None:
+    return _tangent_rule(op, params, index, arity)
+
+
+class _MasksOutside(Tracer):
+    """Records transposed VJPs with masks outside products: where(c, 0, a) * s becomes where(c, 0, a * s).
+
+    A VJP masks after multiplying, where(c, 0, g * s), so a masked entry is 0 even where s
+    is infinite (d/dx x^0 at x = 0, say). Its transpose would mask first and multiply after,
+    giving 0 * inf = nan; moving the mask back out keeps the VJP's answer.
+    """
+
+    def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
+        if name in ("mul", "div"):
+            for position, operand in enumerate(operands):
+                masked = self._masked(operand)
+                if masked is not None and (name == "mul" or position == 0):  # a divisor's mask stays put
+                    condition, kept, zero_first = masked
+                    other = operands[1 - position]
+                    inner = self(name, kept, other) if position == 0 else self(name, other, kept)
+                    return self("where", condition, 0.0, inner) if zero_first else self("where", condition, inner, 0.0)
+        return super().__call__(name, *operands, **params)
+
+    def _masked(self, operand: Any) -> tuple[Handle, Handle, bool] | None:
+        """(c, a, True) for where(c, 0, a), (c, a, False) for where(c, a, 0), else None."""
+        if not isinstance(operand, Handle):
+            return None
+        op, args, _, _ = self.builder.instructions[operand.payload]
+        if op != "where":
+            return None
+        condition, first, second = (self.handle(a) for a in args)
+        if self.builder.constant_value(first.payload) == 0.0:
+            return condition, second, True
+        if self.builder.constant_value(second.payload) == 0.0:
+            return condition, first, False
+        return None
+
+
+def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | None:
+    """J t for one operand, as a program of the placeholders and the operand's tangent `t` (None if zero).
+
+    J t is the transpose of the VJP g -> J^T g: the reverse sweep of the VJP's recording
+    with respect to g, seeded with t.
+    """
+    vjp = _vjp_recording(op, params, index, arity)
+    g = vjp.variable_slots().get("g")
+    if g is None:
+        return None
+    builder = ProgramBuilder()
+    tracer = _MasksOutside(builder)
+    operands, ans = _placeholders(tracer, arity)
+    tangent = tracer.handle(builder.var("t"))
+    # g stands in for a value of the result's shape (the answer is linear in g, so its value
+    # never matters): `ans` serves. Slots computed from it only carry shapes, and vanish
+    # once the shapes are known.
+    by_name = {f"a{i}": handle for i, handle in enumerate(operands)} | {"ans": ans, "g": ans}
+    handles = _replay(vjp, tracer, by_name)
+    cotangents = backward(vjp, handles, {vjp.output: tangent}, depends_on(vjp, ["g"]), apply=tracer)
+    if cotangents[g] is None:
+        return None
+    return builder.build((cotangents[g].payload,), ())
+
+
+def _tangent_share(tracer: Tracer, op: str, params: tuple, index: int, operands: Sequence[Handle], ans: Handle,
+                   tangent: Handle) -> Handle | None:
+    """J t for one operand of one instruction: its primitive's tangent rule, replayed."""
+    try:
+        rule = _cached_tangent_rule(op, params, index, len(operands))
+    except TypeError:  # an unhashable parameter: derive the rule afresh
+        rule = _tangent_rule(op, params, index, len(operands))
+    if rule is None:
+        return None
+    by_name = {f"a{i}": handle for i, handle in enumerate(operands)} | {"ans": ans, "t": tangent}
+    return _replay(rule, tracer, by_name)[rule.output]
+
+
+def _record_tangents(program: Program, handles: Sequence[Handle], tracer: Tracer,
+                     directions: Mapping[str, Handle]) -> list[Handle | None]:
+    """The tangent sweep, recorded: each slot's derivative along `directions` (None where it is zero)."""
+    tangents: list[Handle | None] = [None] * len(program.instructions)
+    for slot, (op, args, params, span) in enumerate(program.instructions):
+        if op == VAR:
+            tangents[slot] = directions.get(params[0][1])
+        if op in LEAVES:
+            continue
+        tracer.span = span
+        operands = [handles[a] for a in args]
+        for index, arg in enumerate(args):
+            if tangents[arg] is None or vjp_rule(op, index) is None:
+                continue
+            share = _tangent_share(tracer, op, params, index, operands, handles[slot], tangents[arg])
+            if share is not None:
+                tangents[slot] = share if tangents[slot] is None else tangents[slot] + share
+    return tangents
+
+
+def _recorder(program: Program, shapes: Shapes | None, reciprocals: bool = False,
+              ) -> tuple[ProgramBuilder, Tracer, list[Handle]]:
+    builder = ProgramBuilder(program.text, shapes)
+    tracer = Tracer(builder, reciprocals)
+    return builder, tracer, _record_copy(program, tracer)
+
+
+# -- derivative programs ------------------------------------------------------------------
+
+def _gradient_recording(program: Program, wrt: Sequence[str], shapes: Shapes | None,
+                        ) -> tuple[ProgramBuilder, list[Handle]]:
+    """The program copied and its reverse sweep recorded, seeded with ones: (builder, gradients)."""
+    builder, tracer, handles = _recorder(program, shapes)
+    output = handles[program.output]
+    tracer.span = program.instructions[program.output].span
+    seed = tracer("broadcast_like", 1.0, output)
+    return builder, _record_gradient(program, handles, tracer, wrt, seed, program.output)
+
+
+def _payloads(handles: Sequence[Handle]) -> tuple[int, ...]:
+    return tuple(handle.payload for handle in handles)
+
+
+def gradient_program(program: Program, wrt: Sequence[str], shapes: Shapes | None = None) -> Program:
+    """A program whose outputs are d(sum of output)/d(each name in wrt), recorded from the reverse sweep.
+
+    `shapes` (the variables' shapes) lets the recording drop broadcasts that change nothing.
+    """
+    builder, grads = _gradient_recording(program, wrt, shapes)
+    return builder.build(_payloads(grads), program.variables, program.where)
+
+
+def _tangent_recording(program: Program, shapes: Shapes | None, directions: Mapping[str, str | None],
+                       ) -> tuple[ProgramBuilder, list[Handle], list[Handle]]:
+    """The program copied and its tangent sweep recorded: (builder, outputs, their tangents).
+
+    `directions` maps a variable to the name of the variable holding its direction, or to
+    None for all ones.
+    """
+    builder, tracer, handles = _recorder(program, shapes, reciprocals=True)
+    slots = program.variable_slots()
+    seeds = {}
+    for name, direction in directions.items():
+        if name in slots:
+            variable = handles[slots[name]]
+            seeds[name] = tracer("broadcast_like", 1.0, variable) if direction is None else \
+                tracer.handle(builder.var(direction))
+    tangents = _record_tangents(program, handles, tracer, seeds)
+    outputs = [handles[o] for o in program.outputs]
+    return builder, outputs, [_zeros_like(tracer, o) if tangents[s] is None else tangents[s]
+                              for s, o in zip(program.outputs, outputs)]
+
+
+def tangent_program(program: Program, name: str, shapes: Shapes | None = None) -> Program:
+    """A program whose outputs are the derivatives of the program's outputs along `name` -> `name` + t (all ones)."""
+    builder, _, tangents = _tangent_recording(program, shapes, {name: None})
+    return builder.build(_payloads(tangents), program.variables, program.where)
+
+
+def nth_derivative_program(program: Program, name: str, order: int, shapes: Shapes | None = None) -> Program:
+    """The program of d^order/d name^order of the (summed) output.
+
+    One recorded reverse sweep gives the gradient; each further order is a recorded tangent
+    sweep of the previous program along all ones. (For an array variable that is the
+    gradient of the (order-1)th derivative along all ones: an elementwise program gets each
+    point's own nth derivative.)
+    """
+    program = gradient_program(program, [name], shapes)
+    for _ in range(order - 1):
+        program = tangent_program(program, name, shapes)
     return program
 
+
+def _with_directions(shapes: Shapes | None, renames: Mapping[str, str]) -> dict[str, tuple[int, ...]] | None:
+    if shapes is None:
+        return None
+    return dict(shapes) | {renamed: shapes[name] for name, renamed in renames.items() if name in shapes}
+
+
+# -- sweeps for many directions at once ---------------------------------------------------------
+#
+# A batch carries a leading axis, one entry per direction (a unit vector). Elementwise
+# primitives broadcast over that axis, so one sweep serves every direction at NumPy speed;
+# the others run once per entry. In a reverse sweep a batched cotangent is a Handle whose
+# apply is `batched_apply`; forward values stay plain arrays.
+
+def batched_apply(name: str, *operands: Any, **params: Any) -> Any:
+    """Apply a primitive where Handle operands carry a leading batch axis (and plain ones do not)."""
+    flags = [isinstance(operand, Handle) for operand in operands]
+    raw = [operand.payload if flag else operand for operand, flag in zip(operands, flags)]
+    primitive = PRIMITIVES[name]
+    if not any(flags):
+        return primitive.forward(*raw, **params)
+    return Handle(batched_apply, _apply_batched(primitive, raw, flags, params))
+
+
+def _apply_batched(primitive, operands: list[Any], flags: list[bool], params: dict) -> np.ndarray:
+    count = next(len(value) for value, flag in zip(operands, flags) if flag)
+    if primitive.elementwise:
+        rank = max(getattr(value, "ndim", 0) - flag for value, flag in zip(operands, flags))
+        return primitive.forward(*(_align(v, rank) if f else v for v, f in zip(operands, flags)), **params)
+    if primitive.name == "sum_to_like" and flags == [True, False]:
+        return _sum_rows_to(operands[0], np.shape(operands[1]))
+    if primitive.name == "broadcast_like" and flags == [True, False]:
+        shape = np.shape(operands[1])
+        return np.broadcast_to(_align(operands[0], len(shape)), (count,) + shape).copy()
+    rows = [primitive.forward(*(v[i] if f else v for v, f in zip(operands, flags)), **params) for i in range(count)]
+    return np.stack(rows)
+
+
+def _sum_rows_to(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """sum_to_shape for each row: undo broadcasting without touching the batch axis."""
+    row_shape = rows.shape[1:]
+    if row_shape == shape:
+        return rows
+    extra = len(row_shape) - len(shape)
+    axes = tuple(range(1, 1 + extra)) + tuple(
+        1 + extra + i for i, size in enumerate(shape) if size == 1 and row_shape[extra + i] != 1)
+    return np.reshape(np.sum(rows, axis=axes, keepdims=True), rows.shape[:1] + shape)
+
+
+def _align(rows: np.ndarray, rank: int) -> np.ndarray:
+    """Rows of any rank up to `rank` as (count, 1, ..., 1, *row shape), so they broadcast entry by entry."""
+    missing = rank - (rows.ndim - 1)
+    return rows.reshape(rows.shape[:1] + (1,) * missing + rows.shape[1:]) if missing else rows
+
+
+def forward_batched(program: Program, inputs: Mapping[str, Any], batch: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """The outputs, where each variable in `batch` carries a leading batch axis; every output gets that axis."""
+    count = len(next(iter(batch.values())))
+    values: list[Any] = []
+    with np.errstate(all="ignore"):
+        for op, args, params, _ in program.instructions:
+            if op == CONST:
+                value = params[0][1]
+            elif op == VAR:
+                name = params[0][1]
+                value = Handle(batched_apply, batch[name]) if name in batch else inputs[name]
+            else:
+                value = batched_apply(op, *(values[a] for a in args), **dict(params))
+            values.append(value)
+    return [_rows(values[o], count) for o in program.outputs]
+
+
+def _rows(value: Any, count: int) -> np.ndarray:
+    if isinstance(value, Handle):
+        return np.asarray(value.payload, dtype=np.float64)
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (count,) + np.shape(value))
+
+
+def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
+                     wrt: Sequence[str], count: int) -> dict[str, np.ndarray]:
+    """One reverse sweep for a batch of cotangents: for each name, (count, *variable shape)."""
+    handles: dict[int, Any] = {}
+    for slot, seed in seeds.items():
+        handles[slot] = Handle(batched_apply, seed) if slot not in handles else handles[slot] + seed
+    with np.errstate(all="ignore"):
+        cotangents = backward(program, values, handles, depends_on(program, wrt), apply=batched_apply)
+    slots = program.variable_slots()
+    rows = {}
+    for name in wrt:
+        cotangent = cotangents[slots[name]] if name in slots else None
+        shape = (count,) + np.shape(values[slots[name]]) if name in slots else (count,)
+        rows[name] = np.zeros(shape) if cotangent is None else _rows(cotangent, count).reshape(shape)
+    return rows
+
+
+def _unit_vectors(sizes: Sequence[int]) -> tuple[list[np.ndarray], int]:
+    """Row k of the identity over all entries, cut into one block per variable (C order, concatenated)."""
+    total = sum(sizes)
+    identity = np.eye(total)
+    offsets = np.cumsum([0, *sizes])
+    return [identity[:, start:end] for start, end in zip(offsets[:-1], offsets[1:])], total
+
+
+# -- numeric results ------------------------------------------------------------------------
 
 def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The output's value and d(sum of output)/d(name) for each name (zeros for unused ones)."""
@@ -61,54 +390,57 @@ def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequen
     return values[program.output], grads
 
 
-def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, np.ndarray]]:
-    """J[name] of shape value.shape + variable.shape: one reverse sweep per output element."""
-    values = forward(program, inputs)
-    value = np.asarray(values[program.output], dtype=np.float64)
-    needs = depends_on(program, wrt)
-    slots = program.variable_slots()
-    rows: dict[str, list[np.ndarray]] = {name: [] for name in wrt}
-    for index in range(value.size):
-        seed = np.zeros(value.size)
-        seed[index] = 1.0
-        with np.errstate(all="ignore"):
-            cotangents = backward(program, values, {program.output: seed.reshape(value.shape)}, needs)
-        for name in wrt:
-            cotangent = cotangents[slots[name]] if name in slots else None
-            shape = np.shape(inputs[name])
-            rows[name].append(np.zeros(shape) if cotangent is None else np.broadcast_to(cotangent, shape))
-    return values[program.output], {
-        name: np.reshape(np.array(rows[name], dtype=np.float64), value.shape + np.shape(inputs[name]))
-        for name in wrt
-    }
-
-
 def hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any], np.ndarray]:
-    """Value, gradient and the Hessian over the wrt variables flattened in C order and concatenated."""
-    grad_program = gradient_program(program, wrt)
-    values = forward(grad_program, inputs)
+    """Value, gradient and the Hessian over the wrt variables flattened in C order and concatenated.
+
+    Row k is the gradient of (e_k . gradient): the recorded gradient program swept backwards
+    once, with the cotangents of all rows e_k as one batch.
+    """
+    shapes = shapes_of(inputs)
+    gradient = gradient_program(program, wrt, shapes)
+    values = forward(gradient, inputs)
+    blocks, total = _unit_vectors([int(np.prod(shapes[name], dtype=int)) for name in wrt])
+    seeds: dict[int, np.ndarray] = {}
+    for output, block, name in zip(gradient.outputs, blocks, wrt):
+        seed = block.reshape((total,) + shapes[name])
+        seeds[output] = seed if output not in seeds else seeds[output] + seed  # equal gradients share a slot
+    rows = _reverse_batched(gradient, values, seeds, wrt, total)
+    matrix = np.concatenate([rows[name].reshape(total, -1) for name in wrt], axis=1) if wrt else np.zeros((0, 0))
+    grads = {name: np.asarray(values[output], dtype=np.float64) for name, output in zip(wrt, gradient.outputs)}
+    return forward(program, inputs)[program.output], grads, matrix
+
+
+def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, np.ndarray]]:
+    """J[name] of shape value.shape + variable.shape, in one batched sweep: forward mode (one tangent per
+    input entry) when the inputs have fewer entries than the value, else reverse mode (one cotangent per
+    value entry)."""
+    values = forward(program, inputs)
+    value = values[program.output]
+    value_shape = np.shape(value)
     sizes = [int(np.size(inputs[name])) for name in wrt]
-    total = sum(sizes)
-    needs = depends_on(grad_program, wrt)
-    slots = grad_program.variable_slots()
-    matrix = np.zeros((total, total))
-    row = 0
-    for output, size in zip(grad_program.outputs, sizes):
-        shape = np.shape(values[output])
-        for index in range(size):
-            seed = np.zeros(size)
-            seed[index] = 1.0
-            with np.errstate(all="ignore"):
-                cotangents = backward(grad_program, values, {output: seed.reshape(shape)}, needs)
-            matrix[row] = np.concatenate([
-                np.ravel(np.broadcast_to(_or_zero(cotangents, slots, name), np.shape(inputs[name])))
-                for name in wrt
-            ])
-            row += 1
-    value, grads = value_and_gradients(program, inputs, wrt)
-    return value, grads, matrix
+    if sum(sizes) < int(np.prod(value_shape, dtype=int)):
+        return value, _jacobian_forward(program, inputs, wrt, sizes, value_shape)
+    return value, _jacobian_reverse(program, values, inputs, wrt, value_shape)
 
 
-def _or_zero(cotangents, slots, name):
-    slot = slots.get(name)
-    return 0.0 if slot is None or cotangents[slot] is None else cotangents[slot]
+def _jacobian_forward(program, inputs, wrt, sizes, value_shape) -> dict[str, np.ndarray]:
+    directions = {name: direction_name(name) for name in wrt}
+    builder, _, tangents = _tangent_recording(program, _with_directions(shapes_of(inputs), directions), directions)
+    jvp = builder.build(_payloads(tangents), program.variables + tuple(directions.values()), program.where)
+    blocks, total = _unit_vectors(sizes)
+    batch = {directions[name]: block.reshape((total,) + np.shape(inputs[name])) for name, block in zip(wrt, blocks)}
+    columns = forward_batched(jvp, inputs, batch)[0] if total else np.zeros((0,) + value_shape)
+    matrices, start = {}, 0
+    for name, size in zip(wrt, sizes):
+        block = np.moveaxis(np.broadcast_to(columns[start:start + size], (size,) + value_shape), 0, -1)
+        matrices[name] = np.reshape(block, value_shape + np.shape(inputs[name]))
+        start += size
+    return matrices
+
+
+def _jacobian_reverse(program, values, inputs, wrt, value_shape) -> dict[str, np.ndarray]:
+    count = int(np.prod(value_shape, dtype=int))
+    seeds = {program.output: np.eye(count).reshape((count,) + value_shape)}
+    rows = _reverse_batched(program, values, seeds, wrt, count)
+    return {name: np.reshape(np.broadcast_to(rows[name], (count,) + np.shape(inputs[name])),
+                             value_shape + np.shape(inputs[name])) for name in wrt}

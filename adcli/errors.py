@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
+import re
 from typing import Iterable
+
+
+CARET_WIDTH = 40  # at most this many '^'
+CONTEXT = 60  # characters of a long line shown on each side of the caret
+LONG_WORD = re.compile(r"[A-Za-z0-9_.]{%d,}" % (CONTEXT + 1))  # a name or number too long to repeat in full
 
 
 class AdcliError(Exception):
@@ -36,21 +41,40 @@ class AdcliError(Exception):
 
     def render(self) -> str:
         """The message, then (when the error has a place) the source line with a caret."""
+        message = LONG_WORD.sub(_shorten, self.message)
         if self.span is None:
-            return self.message
+            return message
+        where = f"column {self.column}" if "\n" not in self.text else f"line {self.line}, column {self.column}"
+        source_line, caret = self._excerpt()
+        return f"{message} (at {where})\n  {source_line}\n  {caret}"
+
+    def _excerpt(self) -> tuple[str, str]:
+        """The span's line (a window of it around the span, when long) and a caret line under the span."""
         start = self.span[0]
         line_start = self.text.rfind("\n", 0, start) + 1
         line_end = self.text.find("\n", start)
         if line_end == -1:
             line_end = len(self.text)
-        source_line = self.text[line_start:line_end]
-        width = max(1, min(self.span[1], line_end) - start)
-        where = f"column {self.column}" if "\n" not in self.text else f"line {self.line}, column {self.column}"
-        caret = " " * (start - line_start) + "^" * min(width, 40)
-        return f"{self.message} (at {where})\n  {source_line}\n  {caret}"
+        width = min(max(1, min(self.span[1], line_end) - start), CARET_WIDTH)
+        shown_start = max(line_start, start - CONTEXT)
+        shown_end = min(line_end, start + width + CONTEXT)
+        before = "..." if shown_start > line_start else ""
+        after = "..." if shown_end < line_end else ""
+        source_line = before + _printable(self.text[shown_start:shown_end]) + after
+        return source_line, " " * (len(before) + start - shown_start) + "^" * width
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _shorten(match: re.Match) -> str:
+    word = match[0]
+    return f"{word[:24]}...{word[-12:]}"
+
+
+def _printable(line: str) -> str:
+    """The line with one '?' per control character, stray surrogate or the like, so the caret still lines up."""
+    return "".join(char if char.isprintable() else " " if char == "\t" else "?" for char in line)
 
 
 class ParseError(AdcliError):
@@ -71,5 +95,7 @@ class BindingError(AdcliError):
 
 def suggestion(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'sin'?` for the closest known name, or an empty string."""
+    import difflib  # here, not at the top: only errors need it, and it costs ~1.5 ms of every start
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

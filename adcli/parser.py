@@ -7,16 +7,17 @@ carries the source span). This is the only module that imports lark.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import sys
 import threading
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
 from .primitives import FUNCTIONS, PRIMITIVES, REDUCTIONS
@@ -218,13 +219,39 @@ _TERMINAL_WORDS = {
     "SEMICOLON": "';'", "_NEWLINE": "a new line", "$END": "the end of the text",
 }
 _OPERAND_STARTS = {"NUMBER", "NAME", "CALLEE", "LPAREN", "LBRACKET", "MINUS", "PLUS"}
+_SEPARATORS = {"SEMICOLON", "_NEWLINE"}
 
 
 def _grammar_text() -> str:
-    packaged = resources.files("adcli").joinpath("grammar", "adcli.lark")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "adcli.lark").read_text(encoding="utf-8")
+    """grammar/adcli.lark: inside the installed package (the wheel puts it there), else in the source tree.
+
+    Plain os.path, not importlib.resources: that import costs ~10 ms of every start.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    for folder in (package, os.path.dirname(package)):
+        path = os.path.join(folder, "grammar", "adcli.lark")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as grammar:
+                return grammar.read()
+    raise FileNotFoundError(f"adcli's grammar is missing: no grammar/adcli.lark beside {package}")
+
+
+def _cache_path(grammar: str) -> str | bool:
+    """Where Lark keeps the built parser tables: the user's cache folder, else Lark's own (the temp folder).
+
+    Building the tables from the grammar takes ~80 ms; loading them, ~5 ms. The user's
+    folder, rather than Lark's default in the shared temp folder, because the cache is a
+    pickle that every start loads. Lark checks the grammar, its options and its version
+    against the file and rebuilds it when they differ.
+    """
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(root, "adcli")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return True
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(folder, f"parser-{digest}-py{sys.version_info[0]}{sys.version_info[1]}.lark")
 
 
 class Parser:
@@ -232,7 +259,8 @@ class Parser:
 
     def __init__(self) -> None:
         self._compiler = _Compiler()
-        self._lark = Lark(_grammar_text(), parser="lalr", transformer=self._compiler, cache=True)
+        grammar = _grammar_text()
+        self._lark = Lark(grammar, parser="lalr", transformer=self._compiler, cache=_cache_path(grammar))
         self._lock = threading.Lock()
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
@@ -247,39 +275,93 @@ class Parser:
 
 
 def _parse_error(text: str, error: UnexpectedInput) -> ParseError:
-    position = error.pos_in_stream if error.pos_in_stream is not None else len(text)
     if isinstance(error, UnexpectedCharacters):
-        char = text[position]
-        hint = "; numbers look like 2, 2.5, .5 or 1e-3" if char == "." else ""
-        return ParseError(f"unexpected character {char!r}{hint}", text, (position, position + 1))
+        return _unexpected_character(text, error.pos_in_stream)
     expected = set(getattr(error, "expected", ()) or ())
     token = getattr(error, "token", None)
-    if isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END"):
-        position = len(text.rstrip())
-        found = "the end of the text"
-        span = (position, position + 1)
-    else:
-        found = f"'{token}'" if token.type not in ("NUMBER", "NAME", "CALLEE") else f"{token.type.lower()} '{token}'"
-        span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
-        if token.type == "CALLEE":
-            found = f"'{token}'"
-    return ParseError(_friendly(found, expected, token), text, span)
+    if token is None or token.type == "$END":
+        # Lark's end token borrows the last token's position; point just past its code.
+        last_end = token.end_pos if token is not None and token.end_pos is not None else len(text)
+        position = len(text[:last_end].rstrip())
+        after_separator = text[:last_end].rstrip(" \t\f\r").endswith((";", "\n"))
+        return ParseError(_at_end(expected, after_separator), text, (position, position + 1))
+    span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
+    return ParseError(_unexpected_token(text, token, expected), text, span)
 
 
-def _friendly(found: str, expected: set[str], token: Token | None) -> str:
-    if "RPAREN" in expected and (token is None or token.type in ("$END", "_NEWLINE", "SEMICOLON")):
-        return "missing ')'"
-    if "RBRACKET" in expected and (token is None or token.type in ("$END", "_NEWLINE", "SEMICOLON")):
-        return "missing ']'"
-    if token is not None and token.type == "RPAREN" and "RPAREN" not in expected:
-        return "unmatched ')'" if expected & _OPERAND_STARTS == set() else "expected a value before ')'"
-    if token is not None and token.type == "NUMBER" and "TIMES" in expected:
+def _unexpected_character(text: str, position: int) -> ParseError:
+    char = text[position]
+    hint = "; numbers look like 2, 2.5, .5 or 1e-3" if char == "." else ""
+    return ParseError(f"unexpected character {char!r}{hint}", text, (position, position + 1))
+
+
+def _at_end(expected: set[str], after_separator: bool) -> str:
+    """The message for text that stops too early."""
+    for closer, word in (("RPAREN", "')'"), ("RBRACKET", "']'")):
+        if closer in expected:
+            return f"missing {word}"
+    if expected & _OPERAND_STARTS and after_separator:
+        return "missing the final expression: a program ends with an expression after its definitions"
+    if expected and expected <= _SEPARATORS:
+        return "missing the final expression: end the definition with ';' or a new line, then write the expression"
+    if expected & _OPERAND_STARTS:
+        return "expected a value, found the end of the text"
+    return f"unexpected end of the text{_listed(expected)}"
+
+
+def _unexpected_token(text: str, token: Token, expected: set[str]) -> str:
+    """The message for a token the grammar does not allow where it stands."""
+    found = _found(token)
+    if token.type in _SEPARATORS:
+        for closer, word in (("RPAREN", "')'"), ("RBRACKET", "']'")):
+            if closer in expected:
+                return f"missing {word}"
+    if token.type in ("RPAREN", "RBRACKET") and token.type not in expected:
+        closer = str(token)
+        return f"expected a value before '{closer}'" if expected & _OPERAND_STARTS else f"unmatched '{closer}'"
+    if token.type == "NUMBER" and "TIMES" in expected:
+        malformed = _malformed_number(text, token)
+        if malformed:
+            return f"'{malformed}' is not a number: a number has at most one '.'"
         return f"unexpected number '{token}': write '*' between a value and a number that follows it"
-    if expected and expected <= _OPERAND_STARTS | {"TRANSPOSE"}:
+    if token.type == "ASSIGN":
+        return "unexpected '='; a definition is NAME = EXPR, before the final expression"
+    if expected & _OPERAND_STARTS and expected <= _OPERAND_STARTS | _SEPARATORS | {"TRANSPOSE"}:
         return f"expected a value, found {found}"
+    return f"unexpected {found}{_listed(expected)}"
+
+
+def _found(token: Token) -> str:
+    if token.type == "_NEWLINE":
+        return "a new line"
+    if token.type in ("NUMBER", "NAME"):
+        return f"{token.type.lower()} '{token}'"
+    if token.type == "CALLEE":
+        return f"a call of '{token}'"
+    return f"'{token}'"
+
+
+def _malformed_number(text: str, token: Token) -> str | None:
+    """'2..5' or '1.2.3' when `token` is the tail of such a run of digits and dots, else None."""
+    start = token.start_pos
+    if not str(token).startswith(".") or start == 0 or text[start - 1] not in "0123456789.":
+        return None
+    end = token.end_pos
+    while start > 0 and text[start - 1] in "0123456789.":
+        start -= 1
+    while end < len(text) and text[end] in "0123456789.":
+        end += 1
+    return text[start:end]
+
+
+def _listed(expected: set[str]) -> str:
+    """'; expected a, b or c' (an empty string when Lark gave no expectations)."""
     words = sorted({_TERMINAL_WORDS.get(name, name.lower()) for name in expected})
-    listed = ", ".join(words[:8]) + (", ..." if len(words) > 8 else "")
-    return f"unexpected {found}; expected {listed}" if words else f"unexpected {found}"
+    if len(words) > 8:
+        return "; expected " + ", ".join(words[:8]) + ", ..."
+    if len(words) > 1:
+        return "; expected " + ", ".join(words[:-1]) + " or " + words[-1]
+    return f"; expected {words[0]}" if words else ""
 
 
 @lru_cache(maxsize=1)

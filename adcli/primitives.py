@@ -33,6 +33,7 @@ class Primitive:
     forward: Callable[..., Any]
     vjps: tuple[Vjp | None, ...]
     broadcasts: bool = False  # NumPy-broadcasts its operands; cotangents are summed back
+    elementwise: bool = False  # entry i of the result needs only entry i of each (broadcast) operand
     public: bool = True  # callable by name in the expression language
     kink: Callable[..., Any] | None = None  # operands -> True where finite differences mislead
     params: tuple[str, ...] = field(default=())  # keyword parameters (static, not operands)
@@ -58,7 +59,7 @@ def _expand(g: Any, x: Any, axis: int | None, mean: bool) -> Any:
         g = np.expand_dims(g, axis)
     out = np.broadcast_to(g, x_shape)
     if mean:
-        count = np.size(x) // max(np.size(g), 1) if axis is not None else np.size(x)
+        count = x_shape[axis] if axis is not None else np.size(x)
         return out / count
     return np.array(out)
 
@@ -80,7 +81,15 @@ def _tie_share(x: Any, ans: Any, axis: int | None) -> Any:
 
 
 def _prod_others(x: Any, axis: int | None) -> Any:
-    """For each element, the product of all the others along `axis` (exact with zeros)."""
+    """For each element, the product of all the others along `axis`.
+
+    As PyTorch's prod backward: the product divided by the element when x has no zero (so an
+    infinite element gives nan), else exact products of the elements before and after it.
+    """
+    if np.ndim(x) == 0:
+        return np.float64(1.0)
+    if not np.any(np.equal(x, 0)):
+        return np.prod(x, axis=axis, keepdims=True) / x
     flat = axis is None
     values = np.reshape(x, -1) if flat else np.asarray(x)
     ax = 0 if flat else axis
@@ -132,6 +141,12 @@ def _softplus(x: Any) -> Any:
     return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
 
 
+def _softplus_slope(x: Any) -> Any:
+    # PyTorch's softplus_backward: z / (z + 1) with z = exp(x), 1 above the threshold
+    z = np.exp(np.minimum(x, 20))
+    return np.where(x > 20, 1.0, z / (z + 1.0))
+
+
 _erf_array = np.vectorize(math.erf, otypes=[np.float64])
 
 
@@ -139,20 +154,26 @@ def _erf(x: Any) -> Any:
     return _erf_array(x) if np.ndim(x) else np.float64(math.erf(x))
 
 
+def _sign(x: Any) -> Any:
+    return np.nan_to_num(np.sign(x), nan=0.0)  # torch.sign(nan) is 0
+
+
 def _is_integer(x: Any) -> Any:
     return np.equal(np.floor(x), x)
 
 
 def _unary(name: str, forward: Callable, vjp: Vjp | None, kink: Callable | None = None) -> Primitive:
-    return Primitive(name, 1, forward, (vjp,), kink=kink)
+    return Primitive(name, 1, forward, (vjp,), kink=kink, elementwise=True)
 
 
-def _binary(name: str, forward: Callable, vjp_a: Vjp | None, vjp_b: Vjp | None, kink: Callable | None = None) -> Primitive:
-    return Primitive(name, 2, forward, (vjp_a, vjp_b), broadcasts=True, kink=kink)
+def _binary(name: str, forward: Callable, vjp_a: Vjp | None, vjp_b: Vjp | None, kink: Callable | None = None,
+            elementwise: bool = True) -> Primitive:
+    return Primitive(name, 2, forward, (vjp_a, vjp_b), broadcasts=True, kink=kink, elementwise=elementwise)
 
 
-def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, params: tuple[str, ...] = ()) -> Primitive:
-    return Primitive(name, arity, forward, vjps, public=False, params=params)
+def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, params: tuple[str, ...] = (),
+              elementwise: bool = False) -> Primitive:
+    return Primitive(name, arity, forward, vjps, public=False, params=params, elementwise=elementwise)
 
 
 def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = None) -> Primitive:
@@ -160,30 +181,50 @@ def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = N
 
 
 LN2 = math.log(2.0)
-LN10 = math.log(10.0)
+LN10 = 2.3025850929940455  # PyTorch's log10 constant (an ulp below ln 10), so its gradient matches bit for bit
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _pow_vjp_base(op, g, ans, x, y):
-    return op("where", op("equal", y, 0.0), 0.0, g * y * op("pow", x, y - 1.0))
+    return op("where", op("equal", y, 0.0), 0.0, g * (y * op("pow", x, y - 1.0)))
 
 
 def _pow_vjp_exponent(op, g, ans, x, y):
+    # The mask sits inside the product, as in PyTorch: an infinite g still makes nan there.
     masked = op("logical_and", op("equal", x, 0.0), op("greater_equal", y, 0.0))
-    return op("where", masked, 0.0, g * ans * op("log", x))
+    return g * op("where", masked, 0.0, ans * op("log", x))
+
+
+def _zero_vjp(op, g, ans, x):
+    # An explicit zero cotangent, not none: upstream, 0 * inf is nan, as in PyTorch.
+    return op("broadcast_like", 0.0, g)
+
+
+def _relu_vjp(op, g, ans, x):
+    # PyTorch's threshold_backward: zero where the result is <= 0, g elsewhere (also where it is nan).
+    return op("where", op("greater_equal", 0.0, ans), 0.0, g)
+
+
+def _extremum_share(op, g, low, high):
+    """g, masked to 0 where high > low and halved where they tie: PyTorch's maximum/minimum rule.
+
+    maximum passes (operand, other), minimum (other, operand). A nan on either side keeps g.
+    """
+    return op("where", op("greater", high, low), 0.0, op("where", op("equal", low, high), 0.5 * g, g))
 
 
 def _atan2_vjp(numerator_of):
     def vjp(op, g, ans, y, x):
         squared = y * y + x * x
-        return op("where", op("equal", squared, 0.0), 0.0, g * numerator_of(x, y) / squared)
+        reciprocal = op("where", op("equal", squared, 0.0), 0.0, 1.0 / squared)  # PyTorch's order and mask
+        return g * numerator_of(x, y) * reciprocal
 
     return vjp
 
 
 def _norm_vjp(op, g, ans, x, axis=None):
-    scaled = op("where", op("equal", ans, 0.0), 0.0, g / ans)
-    return x * op("expand", scaled, x, axis=axis)
+    norm = op("expand", ans, x, axis=axis)
+    return op("expand", g, x, axis=axis) * op("where", op("equal", norm, 0.0), 0.0, x / norm)
 
 
 def _extremum_vjp(op, g, ans, x, axis=None):
@@ -209,12 +250,12 @@ _TABLE: tuple[Primitive, ...] = (
     _binary("add", np.add, lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: g),
     _binary("sub", np.subtract, lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g),
     _binary("mul", np.multiply, lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a),
-    _binary("div", np.true_divide, lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * ans / b),
+    _binary("div", np.true_divide, lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b)),
     _binary("pow", np.power, _pow_vjp_base, _pow_vjp_exponent, kink=lambda x, y: x == 0),
     _unary("neg", np.negative, lambda op, g, ans, x: -g),
     _binary("matmul", np.matmul,
             lambda op, g, ans, a, b: op("matmul_grad_a", g, a, b),
-            lambda op, g, ans, a, b: op("matmul_grad_b", g, a, b)),
+            lambda op, g, ans, a, b: op("matmul_grad_b", g, a, b), elementwise=False),
     # elementwise functions
     _unary("sin", np.sin, lambda op, g, ans, x: g * op("cos", x)),
     _unary("cos", np.cos, lambda op, g, ans, x: -g * op("sin", x)),
@@ -237,22 +278,22 @@ _TABLE: tuple[Primitive, ...] = (
     _unary("sqrt", np.sqrt, lambda op, g, ans, x: g / (2.0 * ans), kink=lambda x: x == 0),
     _unary("cbrt", np.cbrt, lambda op, g, ans, x: g / (3.0 * ans) / ans, kink=lambda x: x == 0),
     _unary("abs", np.abs, lambda op, g, ans, x: g * op("sign", x), kink=lambda x: x == 0),
-    _unary("sign", np.sign, None, kink=lambda x: x == 0),
-    _unary("floor", np.floor, None, kink=_is_integer),
-    _unary("ceil", np.ceil, None, kink=_is_integer),
+    _unary("sign", _sign, _zero_vjp, kink=lambda x: x == 0),
+    _unary("floor", np.floor, _zero_vjp, kink=_is_integer),
+    _unary("ceil", np.ceil, _zero_vjp, kink=_is_integer),
     _unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), lambda op, g, ans, x: g * (1.0 - ans) * ans),
-    _unary("relu", lambda x: np.maximum(x, 0.0), lambda op, g, ans, x: g * op("greater", x, 0.0), kink=lambda x: x == 0),
+    _unary("relu", lambda x: np.maximum(x, 0.0), _relu_vjp, kink=lambda x: x == 0),
     _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x)),
-    _unary("erf", _erf, lambda op, g, ans, x: g * TWO_OVER_SQRT_PI * op("exp", -(x * x))),
+    _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g),
     _binary("atan2", np.arctan2, _atan2_vjp(lambda x, y: x), _atan2_vjp(lambda x, y: -y),
             kink=lambda y, x: (x == 0) & (y == 0)),
     _binary("hypot", np.hypot, lambda op, g, ans, x, y: g * x / ans, lambda op, g, ans, x, y: g * y / ans,
             kink=lambda x, y: (x == 0) & (y == 0)),
     _binary("maximum", np.maximum,
-            lambda op, g, ans, a, b: g * op("win_share", a, b), lambda op, g, ans, a, b: g * op("win_share", b, a),
+            lambda op, g, ans, a, b: _extremum_share(op, g, a, b), lambda op, g, ans, a, b: _extremum_share(op, g, b, a),
             kink=lambda a, b: a == b),
     _binary("minimum", np.minimum,
-            lambda op, g, ans, a, b: g * op("win_share", b, a), lambda op, g, ans, a, b: g * op("win_share", a, b),
+            lambda op, g, ans, a, b: _extremum_share(op, g, b, a), lambda op, g, ans, a, b: _extremum_share(op, g, a, b),
             kink=lambda a, b: a == b),
     # arrays
     Primitive("transpose", 1, np.transpose, (lambda op, g, ans, x: op("transpose", g),)),
@@ -269,11 +310,14 @@ _TABLE: tuple[Primitive, ...] = (
                kink=lambda x, axis=None: np.any(np.sum(_tie_share(x, np.min(x, axis=axis), axis) > 0, axis=axis) > 1)),
     _internal("stack", None, lambda *xs: np.stack(xs), (_stack_vjp,)),
     # helpers that VJPs use; each is differentiable where the sweep needs it to be
-    _internal("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), (lambda op, g, ans, x: -0.5 * g * ans * ans * ans,)),
-    _internal("softplus_slope", 1, lambda x: np.where(x > 20, 1.0, 1.0 / (1.0 + np.exp(-x))),
-              (lambda op, g, ans, x: g * op("where", op("greater", x, 20.0), 0.0, ans * (1.0 - ans)),)),
-    _internal("where", 3, np.where, (None, lambda op, g, ans, c, a, b: op("where", c, g, 0.0),
-                                     lambda op, g, ans, c, a, b: op("where", c, 0.0, g))),
+    _internal("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), (lambda op, g, ans, x: -0.5 * g * ans * ans * ans,),
+              elementwise=True),
+    _internal("softplus_slope", 1, _softplus_slope,
+              (lambda op, g, ans, x: g * op("where", op("greater", x, 20.0), 0.0, ans * (1.0 - ans)),),
+              elementwise=True),
+    _internal("where", 3, np.where, (None, lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, g, 0.0), a),
+                                     lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, 0.0, g), b)),
+              elementwise=True),
     _internal("expand", 2, lambda g, x, axis=None, mean=False: _expand(g, x, axis, mean),
               (lambda op, g, ans, h, x, axis=None, mean=False: op("mean" if mean else "sum", g, axis=axis), None),
               params=("axis", "mean")),
@@ -295,11 +339,10 @@ _TABLE: tuple[Primitive, ...] = (
               (_prod_others_vjp,), params=("axis",)),
     # masks: piecewise-constant, so their cotangents are zero
     _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
-    _internal("win_share", 2, lambda a, b: np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)), (None, None)),
-    _internal("equal", 2, np.equal, (None, None)),
-    _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None)),
-    _internal("greater_equal", 2, np.greater_equal, (None, None)),
-    _internal("logical_and", 2, np.logical_and, (None, None)),
+    _internal("equal", 2, np.equal, (None, None), elementwise=True),
+    _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True),
+    _internal("greater_equal", 2, np.greater_equal, (None, None), elementwise=True),
+    _internal("logical_and", 2, np.logical_and, (None, None), elementwise=True),
 )
 
 PRIMITIVES: dict[str, Primitive] = {primitive.name: primitive for primitive in _TABLE}

@@ -6,11 +6,14 @@ so the list is already in evaluation order and no sweep over it needs recursion.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
+
+from .primitives import PRIMITIVES
 
 CONST = "const"
 VAR = "var"
@@ -48,22 +51,44 @@ class Program:
         }
 
 
+COMMUTATIVE = frozenset(("add", "mul"))  # exactly commutative in IEEE arithmetic, broadcasting included
+
+
 def _memo_key(op: str, args: tuple[int, ...], params: tuple) -> Any:
     if op == CONST:
         value = params[0][1]
         if isinstance(value, float) and not math.isnan(value):
             return (CONST, value.hex())  # hex keeps -0.0 apart from 0.0
         return None
+    if op in COMMUTATIVE:
+        return (op, tuple(sorted(args)), params)  # a*b and b*a share a slot
     return (op, args, params)
 
 
-class ProgramBuilder:
-    """Appends instructions, reusing the slot of an identical earlier one (hash-consing)."""
+@functools.lru_cache(maxsize=4096)
+def _result_shape(op: str, shapes: tuple[tuple[int, ...], ...], params: tuple) -> tuple[int, ...] | None:
+    """The shape of `op` applied to operands of these shapes (None if NumPy refuses them)."""
+    dummies = [np.zeros(shape) if shape else np.float64(0.0) for shape in shapes]
+    try:
+        with np.errstate(all="ignore"):
+            return np.shape(PRIMITIVES[op].forward(*dummies, **dict(params)))
+    except (ValueError, IndexError, TypeError):
+        return None
 
-    def __init__(self, text: str = ""):
+
+class ProgramBuilder:
+    """Appends instructions, reusing the slot of an identical earlier one (hash-consing).
+
+    Given the variables' shapes it also knows every slot's shape, which lets the tracer
+    drop broadcasts that change nothing.
+    """
+
+    def __init__(self, text: str = "", variable_shapes: Mapping[str, tuple[int, ...]] | None = None):
         self.text = text
         self.instructions: list[Instruction] = []
         self._memo: dict[Any, int] = {}
+        self._variable_shapes = variable_shapes
+        self._shapes: list[tuple[int, ...] | None] = []
 
     def emit(self, op: str, args: tuple[int, ...] = (), params: tuple = (), span: tuple[int, int] = (0, 0)) -> int:
         key = _memo_key(op, args, params)
@@ -78,10 +103,31 @@ class ProgramBuilder:
         slot = len(self.instructions) - 1
         if key is not None:
             self._memo[key] = slot
+        if self._variable_shapes is not None:
+            self._shapes.append(self._infer_shape(op, args, params))
         return slot
 
+    def shape(self, slot: int) -> tuple[int, ...] | None:
+        """The slot's shape, when the builder was given the variables' shapes (else None)."""
+        return self._shapes[slot] if self._variable_shapes is not None else None
+
+    def _infer_shape(self, op: str, args: tuple[int, ...], params: tuple) -> tuple[int, ...] | None:
+        if op == CONST:
+            return np.shape(params[0][1])
+        if op == VAR:
+            return self._variable_shapes.get(params[0][1])
+        shapes = tuple(self._shapes[a] for a in args)
+        if any(shape is None for shape in shapes):
+            return None
+        if PRIMITIVES[op].elementwise and not any(shapes):
+            return ()  # scalars in, a scalar out
+        try:
+            return _result_shape(op, shapes, params)
+        except TypeError:  # unhashable parameters
+            return _result_shape.__wrapped__(op, shapes, params)
+
     def const(self, value: Any, span: tuple[int, int] = (0, 0)) -> int:
-        if np.ndim(value) == 0:
+        if type(value) is not float and np.ndim(value) == 0:
             value = float(value)
         return self.emit(CONST, (), (("value", value),), span)
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import derivatives
+from . import checking, derivatives
 from .api import Compiled
 from .diagnostics import nonfinite_warning
 from .errors import NamingError
@@ -56,16 +56,19 @@ def derivative_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Seq
         hint = "; for second derivatives in several variables use 'adcli hessian'" if order == 2 else ""
         raise NamingError(f"--order {order} needs exactly one variable in --wrt, got {len(names)}{hint}")
     name = compiled.gradient_order(inputs, names)[0]
-    program = compiled.derivative_program(name, order)
+    program = compiled.derivative_program(name, order, derivatives.shapes_of(inputs))
     values = forward(program, inputs)
     derivative = values[program.output]
-    if name not in compiled.variables:
-        derivative = np.zeros_like(inputs[name], dtype=np.float64)
     value_values = forward(compiled.program, inputs)
     record = {"expr": compiled.text, "value": value_values[compiled.program.output], "wrt": name,
               "order": order, "derivative": derivative}
     warnings = _warnings(compiled.program, value_values, None) or _warnings(program, values, None)
     return Outcome(record, warnings)
+
+
+def _nonfinite(what: str, *values: Any) -> list[str]:
+    finite = all(np.all(np.isfinite(value)) for value in values)
+    return [] if finite else [f"the {what} is not finite"]
 
 
 def hessian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None) -> Outcome:
@@ -74,7 +77,7 @@ def hessian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequen
     value, grads, matrix = derivatives.hessian(compiled.program, inputs, names)
     record = {"expr": compiled.text, "value": value, "grad": grads, "wrt": names, "hessian": matrix}
     values = forward(compiled.program, inputs)
-    return Outcome(record, _warnings(compiled.program, values, grads))
+    return Outcome(record, _warnings(compiled.program, values, grads) or _nonfinite("Hessian", matrix))
 
 
 def jacobian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None) -> Outcome:
@@ -82,4 +85,23 @@ def jacobian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Seque
     names = compiled.gradient_order(inputs, wrt)
     value, matrices = derivatives.jacobian(compiled.program, inputs, names)
     values = forward(compiled.program, inputs)
-    return Outcome({"expr": compiled.text, "value": value, "jacobian": matrices}, _warnings(compiled.program, values, None))
+    warnings = _warnings(compiled.program, values, None) or _nonfinite("Jacobian", *matrices.values())
+    return Outcome({"expr": compiled.text, "value": value, "jacobian": matrices}, warnings)
+
+
+def check_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None, order: int = 1,
+                  rtol: float = 1e-6, atol: float = 1e-8) -> Outcome:
+    """AD beside central finite differences; not ok (exit 1) when they disagree beyond atol + rtol * |fd|."""
+    inputs = compiled.inputs(bindings)
+    names = compiled.gradient_order(inputs, wrt)
+    result = checking.check(compiled.program, inputs, names, order, rtol, atol)
+    values = forward(compiled.program, inputs)
+    warnings = [*_warnings(compiled.program, values, result.grad),
+                *(f"{kink}: finite differences mean nothing there" for kink in result.kinks)]
+    record: dict[str, Any] = {"expr": compiled.text, "ok": result.ok, "max_abs_err": result.max_abs_err,
+                              "max_rel_err": result.max_rel_err, "grad": result.grad,
+                              "finite_difference": result.finite_difference}
+    if order == 2:
+        record |= {"wrt": names, "hessian": result.hessian, "finite_difference_hessian": result.finite_difference_hessian}
+    record["warnings"] = warnings
+    return Outcome(record, warnings, ok=result.ok)

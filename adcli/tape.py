@@ -188,13 +188,20 @@ class Handle:
 class Tracer:
     """An `apply` that records primitives into a ProgramBuilder instead of computing them.
 
-    It folds operations on constants and drops the identities x*1, x+0, x-0, x/1, --x,
+    It folds operations on constants, drops the identities x*1, x+0, x-0, x/1, --x,
+    picks the branch of a `where` whose condition is a constant, and (when the builder
+    knows shapes) drops `sum_to_like` / `broadcast_like` that leave a shape unchanged,
     so repeated differentiation does not pile up dead weight.
+
+    With `reciprocals`, it records a / b as a * (1 / b) (one more rounding): then the
+    derivative of 1 / b is -(1 / b)^2 b', a product of slots that already exist, and
+    nested tangent sweeps stay polynomial in size where (a / b) / b would nest forever.
     """
 
-    def __init__(self, builder: ProgramBuilder):
+    def __init__(self, builder: ProgramBuilder, reciprocals: bool = False):
         self.builder = builder
         self.span = (0, 0)
+        self.reciprocals = reciprocals
 
     def handle(self, slot: int) -> Handle:
         return Handle(self, slot)
@@ -203,34 +210,93 @@ class Tracer:
         return Handle(self, self.builder.const(value, self.span))
 
     def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
+        builder = self.builder
         slots = [self._slot(operand) for operand in operands]
-        constants = [self.builder.constant_value(slot) for slot in slots]
-        if constants and all(c is not None for c in constants) and name in PRIMITIVES:
+        constants = [builder.constant_value(slot) for slot in slots]
+        if all(c is not None for c in constants) and constants and name in PRIMITIVES:
             with np.errstate(all="ignore"):
-                return Handle(self, self.builder.const(PRIMITIVES[name].forward(*constants, **params), self.span))
-        simpler = _identity(name, slots, constants)
+                return Handle(self, builder.const(PRIMITIVES[name].forward(*constants, **params), self.span))
+        simpler = _identity(name, slots, constants) if name in _IDENTITIES else \
+            self._shape_identity(name, slots, constants) if name in _SHAPE_IDENTITIES else None
         if simpler is not None:
             return Handle(self, simpler)
-        if name == "neg" and self.builder.instructions[slots[0]].op == "neg":
-            return Handle(self, self.builder.instructions[slots[0]].args[0])
-        return Handle(self, self.builder.emit(name, tuple(slots), tuple(sorted(params.items())), self.span))
+        if name == "neg" and builder.instructions[slots[0]].op == "neg":
+            return Handle(self, builder.instructions[slots[0]].args[0])
+        if name == "div" and self.reciprocals and constants[0] != 1.0:
+            return self("mul", self.handle(slots[0]), self("div", 1.0, self.handle(slots[1])))
+        if name in _SIGN_RULES:
+            signed = [self._unsigned(slot) for slot in slots]
+            if signed[0][1] or signed[1][1]:
+                return self._with_sign_outside(name, signed)
+        return Handle(self, builder.emit(name, tuple(slots), tuple(sorted(params.items())) if params else (), self.span))
+
+    def _unsigned(self, slot: int) -> tuple[int, bool]:
+        """(s, True) when `slot` is -s (a negation or a negative scalar constant), else (slot, False)."""
+        instruction = self.builder.instructions[slot]
+        if instruction.op == "neg":
+            return instruction.args[0], True
+        if instruction.op == CONST:
+            value = instruction.params[0][1]
+            if isinstance(value, float) and value < 0:
+                return self.builder.const(-value, self.span), True
+        return slot, False
+
+    def _with_sign_outside(self, name: str, signed: list[tuple[int, bool]]) -> Handle:
+        """Rewrite so that negations sit outside sums and products, where equal terms meet.
+
+        Each rewrite is exact in IEEE arithmetic (rounding is symmetric), so only the
+        structure changes: -(a/b)/b and -((a/b)/b) become one slot.
+        """
+        (a, negative_a), (b, negative_b) = signed
+        a, b = self.handle(a), self.handle(b)
+        flip, swap, op = _SIGN_RULES[name][(negative_a, negative_b)]
+        result = self(op, *((b, a) if swap else (a, b)))
+        return -result if flip else result
 
     def _slot(self, operand: Any) -> int:
         if isinstance(operand, Handle):
             return operand.payload
         return self.builder.const(operand, self.span)
 
+    def _shape_identity(self, name: str, slots: list[int], constants: list[Any]) -> int | None:
+        """The operand a broadcast or a constant-condition `where` returns unchanged, judged by shapes."""
+        shape = self.builder.shape
+        if name != "where":
+            return slots[0] if shape(slots[0]) is not None and shape(slots[0]) == shape(slots[1]) else None
+        if constants[0] is not None and np.ndim(constants[0]) == 0:
+            chosen, other = (slots[1], slots[2]) if constants[0] else (slots[2], slots[1])
+            if self._is_scalar(other) or (shape(chosen) is not None and shape(chosen) == shape(other)):
+                return chosen  # the result has the chosen branch's shape
+        return None
+
+    def _is_scalar(self, slot: int) -> bool:
+        value = self.builder.constant_value(slot)
+        return (value is not None and np.ndim(value) == 0) or self.builder.shape(slot) == ()
+
+
+_SHAPE_IDENTITIES = frozenset(("sum_to_like", "broadcast_like", "where"))
+_IDENTITIES = {"mul": 1.0, "add": 0.0, "sub": 0.0, "div": 1.0}  # x op this == x
+_COMMUTES = frozenset(("mul", "add"))
+
+# For (first operand negated, second operand negated): (negate the result, swap operands, new op).
+_SIGN_RULES = {
+    "mul": {(True, False): (True, False, "mul"), (False, True): (True, False, "mul"), (True, True): (False, False, "mul")},
+    "div": {(True, False): (True, False, "div"), (False, True): (True, False, "div"), (True, True): (False, False, "div")},
+    "add": {(True, False): (False, True, "sub"), (False, True): (False, False, "sub"), (True, True): (True, False, "add")},
+    "sub": {(True, False): (True, False, "add"), (False, True): (False, False, "add"), (True, True): (False, True, "sub")},
+}
+
 
 def _identity(name: str, slots: list[int], constants: list[Any]) -> int | None:
     """The operand that `name` would return unchanged (x*1, 1*x, x+0, 0+x, x-0, x/1)."""
-    def is_(position: int, number: float) -> bool:
-        value = constants[position]
-        return value is not None and np.ndim(value) == 0 and value == number and math.copysign(1, value) > 0
-
-    if name == "mul":
-        return slots[0] if is_(1, 1.0) else slots[1] if is_(0, 1.0) else None
-    if name == "add":
-        return slots[0] if is_(1, 0.0) else slots[1] if is_(0, 0.0) else None
-    if name in ("sub", "div"):
-        return slots[0] if is_(1, 0.0 if name == "sub" else 1.0) else None
+    neutral = _IDENTITIES[name]
+    if _is_positive(constants[1], neutral):
+        return slots[0]
+    if name in _COMMUTES and _is_positive(constants[0], neutral):
+        return slots[1]
     return None
+
+
+def _is_positive(value: Any, number: float) -> bool:
+    """value is the scalar `number` (+0.0, not -0.0, for zero: -0.0 + x is not x when x is -0.0)."""
+    return isinstance(value, float) and value == number and math.copysign(1.0, value) > 0

@@ -1,0 +1,240 @@
+"""Many programs, one per line: read them as a stream, compile each distinct one once, report each in place.
+
+The input is never held: lines are read, computed and written one at a time, so memory stays
+flat however long the file. A bounded LRU cache keyed by the text before `where` lets a file
+that repeats a formula at many points (`f where x=1`, `f where x=2`, ...) parse it once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
+
+from .api import Compiled, compile
+from .errors import AdcliError, ParseError
+from .formats import LineStream, located
+from .parser import compile_program
+
+UTF8_BOM = b"\xef\xbb\xbf"
+CACHE_SIZE = 1024
+
+TERMINAL_HINT = ("adcli: reading programs from standard input, one per line; "
+                 "end with Ctrl-D (or pass a file: --file PATH)")
+
+
+@dataclass(frozen=True)
+class ProgramLine:
+    """One line of the input that holds a program; `problem` is set when its bytes are not UTF-8."""
+
+    number: int
+    text: str
+    problem: AdcliError | None = None
+
+
+def strip_line_end(raw: bytes) -> bytes:
+    """A line without its LF or CRLF."""
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    return raw[:-1] if raw.endswith(b"\r") else raw
+
+
+def decode_line(raw: bytes) -> tuple[str, AdcliError | None]:
+    """The line as text; undecodable bytes become U+FFFD and an error pointing at the first of them."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as problem:
+        text = raw.decode("utf-8", errors="replace")
+        column = len(raw[:problem.start].decode("utf-8", errors="replace"))
+        message = f"the line is not UTF-8 text (byte 0x{raw[problem.start]:02x})"
+        return text, ParseError(message, text, (column, column + 1))
+
+
+def input_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(1-based number, bytes without the line end), a UTF-8 byte-order mark on line 1 dropped."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM):]
+        yield number, strip_line_end(raw)
+
+
+def program_lines(stream: BinaryIO) -> Iterator[ProgramLine]:
+    """The lines that hold programs: blank lines and `#` comment lines are skipped (but counted)."""
+    for number, raw in input_lines(stream):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        text, problem = decode_line(raw)
+        yield ProgramLine(number, text, problem)
+
+
+# -- compiling each distinct program once -------------------------------------------------
+
+_NAME_OR_COMMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|#")
+# The grammar's names, numbers (with a sign) and ignored blanks, for the common `where x=1, y=2`.
+_BLANK = r"[ \t\f\r]*"
+_PAIR = rf"([A-Za-z_][A-Za-z0-9_]*){_BLANK}={_BLANK}([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+_NUMERIC_CLAUSE = re.compile(rf"{_BLANK}{_PAIR}(?:{_BLANK},{_BLANK}{_PAIR})*{_BLANK};?{_BLANK}")
+_NUMERIC_PAIR = re.compile(_PAIR)
+
+
+def where_position(text: str) -> int | None:
+    """Where the `where` keyword starts, if the text has one outside a comment."""
+    if "where" not in text:
+        return None
+    for match in _NAME_OR_COMMENT.finditer(text):
+        word = match.group()
+        if word == "#":
+            return None
+        if word == "where":
+            return match.start()
+    return None
+
+
+def numeric_where(clause: str) -> dict[str, float] | None:
+    """`x=1, y=-2.5` (the text after the keyword) as numbers, or None when it is anything richer."""
+    clause = clause.split("#", 1)[0]
+    if _NUMERIC_CLAUSE.fullmatch(clause) is None:
+        return None
+    pairs = _NUMERIC_PAIR.findall(clause)
+    values = {name: float(number) for name, number in pairs}
+    return values if len(values) == len(pairs) else None  # a name bound twice is the parser's to report
+
+
+class ProgramCache:
+    """Compiled programs keyed by the text before `where`, least recently used dropped first.
+
+    A line whose head is cached only needs its `where` values: plain numbers are read directly;
+    anything else is compiled in place of the head. Whenever that shortcut is unsure (a
+    value is not a number, a name is no variable of the head) the whole line is compiled,
+    so results and error messages are exactly those of a one-off compile.
+    """
+
+    def __init__(self, capacity: int = CACHE_SIZE):
+        self.capacity = capacity
+        self._heads: OrderedDict[str, Compiled] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._heads)
+
+    def compile(self, text: str) -> Compiled:
+        where_at = where_position(text)
+        head = (text if where_at is None else text[:where_at]).rstrip(" \t\f\r")
+        cached = self._heads.get(head)
+        if cached is None:
+            compiled = compile(text)
+            self._remember(head, compiled.rebound(compiled.text, {}))
+            return compiled
+        self._heads.move_to_end(head)
+        if where_at is None:
+            return cached.rebound(text, {})
+        where = self._where_values(text, where_at, cached)
+        return compile(text) if where is None else cached.rebound(text, where)
+
+    def _remember(self, head: str, compiled: Compiled) -> None:
+        self._heads[head] = compiled
+        if len(self._heads) > self.capacity:
+            self._heads.popitem(last=False)
+
+    @staticmethod
+    def _where_values(text: str, where_at: int, cached: Compiled) -> dict[str, Any] | None:
+        clause = text[where_at + len("where"):]
+        where = numeric_where(clause)
+        if where is None:
+            try:  # the clause after a one-character stand-in for the head: columns stay put
+                where = compile_program("0".ljust(where_at) + text[where_at:]).where
+            except AdcliError:
+                return None
+        if not set(where) <= set(cached.variables):
+            return None
+        return where
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+@dataclass
+class LineResult:
+    """What one line produced: a record and its warnings, or the error that stopped it."""
+
+    line: ProgramLine
+    record: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    error: AdcliError | None = None
+    ok: bool = True
+
+
+Compute = Callable[[Compiled], Any]  # an Outcome (records.py): .record, .warnings, .ok
+
+
+def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache | None = None) -> Iterator[LineResult]:
+    """Each program line's result, in order; a line's failure is its result, not the end of the run."""
+    cache = cache or ProgramCache()
+    for line in lines:
+        try:
+            if line.problem is not None:
+                raise line.problem
+            outcome = compute(cache.compile(line.text))
+        except AdcliError as problem:
+            yield LineResult(line, error=problem, ok=False)
+            continue
+        yield LineResult(line, outcome.record, tuple(outcome.warnings), ok=outcome.ok)
+
+
+class Output:
+    """Where a stream of records goes: each one flushed as it is written, unless stdout is a regular file."""
+
+    def __init__(self, out: TextIO, err: TextIO, echo_errors: bool):
+        self.out = out
+        self.err = err
+        self.echo_errors = echo_errors  # also `adcli: error: ...` on stderr (formats whose stdout stays machine-read)
+        self.flush_each = not is_regular_file(out)
+
+    def write(self, text: str | None) -> None:
+        if text is None:
+            return
+        self.out.write(text + "\n")
+        if self.flush_each:
+            self.out.flush()
+
+    def write_lines(self, lines: list[str]) -> None:
+        if lines:
+            self.write("\n".join(lines))
+
+    def warn(self, where: str, message: str) -> None:
+        self.err.write(f"adcli: warning: {where}: {message}\n")
+
+    def error(self, where: str, message: str) -> None:
+        if self.echo_errors:
+            self.err.write(f"adcli: error: {where}: {message}\n")
+
+
+def is_regular_file(stream: TextIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):  # not backed by a file descriptor (a test's buffer)
+        return False
+
+
+def write_results(results: Iterable[LineResult], stream: LineStream, output: Output) -> int:
+    """Write every line's record (or error record) in order; the exit code: 1 if any line failed."""
+    failed = False
+    for result in results:
+        line = result.line
+        for warning in result.warnings:
+            output.warn(f"line {line.number}", warning)
+        error = result.error
+        if error is None:
+            try:
+                output.write(stream.result(line.number, line.text, result.record, result.warnings))
+            except ValueError as problem:  # a result this format cannot hold
+                error = AdcliError(str(problem))
+        if error is not None:
+            output.write(stream.failure(line.number, line.text, error))
+            output.error(f"line {line.number}", located(error))
+        failed = failed or error is not None or not result.ok
+    output.write(stream.close())
+    return 1 if failed else 0

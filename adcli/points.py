@@ -1,0 +1,250 @@
+"""Many points: a CSV whose header names variables, one point a row, pushed through the tape a chunk at a time.
+
+Rows are read in chunks (65,536 by default), so memory stays flat however long the file;
+each chunk goes through the compiled program as arrays, one element per point. That is
+only right for programs that treat every point on its own, so programs that combine
+points (a reduction, `@`, `.T` or an array literal over a variable) are refused up front.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import re
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, BinaryIO, Callable, Iterator, Mapping
+
+import numpy as np
+
+from .api import Compiled, check_bindable
+from .batch import Output, decode_line, input_lines, strip_line_end
+from .errors import BindingError, ShapeError
+from .formats import PointStream
+from .primitives import REDUCTIONS
+from .program import LEAVES, Program
+from .tape import depends_on, describe, forward
+
+CHUNK_ROWS = 65536
+COMBINING = REDUCTIONS | {"matmul", "transpose", "stack"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+TERMINAL_HINT = ("adcli: reading points from standard input: a header line of variable names, "
+                 "then one row of numbers per point; end with Ctrl-D")
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """A row that could not be read, and why; `cells` as they were written, `column` the bad cell's (1-based)."""
+
+    row: int
+    cells: list[str]
+    message: str
+    column: int | None = None
+
+
+class BadRow(ValueError):
+    def __init__(self, message: str, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+@dataclass
+class PointsChunk:
+    rows: np.ndarray  # the readable rows' numbers, in order (row 1 is the line after the header)
+    columns: dict[str, np.ndarray]  # each variable's values at those rows
+    failures: list[RowFailure]
+
+
+# -- refusing programs that combine points -----------------------------------------------
+
+
+def check_pointwise(program: Program) -> None:
+    """Raise ShapeError unless the value at each point depends on that point's variables alone."""
+    per_point = depends_on(program, program.variables)
+    pointwise = [(slot, instruction) for slot, instruction in enumerate(program.instructions)
+                 if per_point[slot] and instruction.op not in LEAVES]
+    for slot, instruction in pointwise:
+        if instruction.op in COMBINING:
+            raise ShapeError(f"{describe(program, instruction)} combines points: --points evaluates each row on "
+                             "its own, so sums, means, products, norms, max/min of arrays, @, .T and array "
+                             "literals of variables are not allowed", program.text, instruction.span)
+    probe = forward(program, {name: 0.0 for name in program.variables})  # one point: every slot's shape
+    for slot, instruction in pointwise:
+        for operand in instruction.args:
+            if not per_point[operand] and np.ndim(probe[operand]) != 0:
+                raise ShapeError(f"{describe(program, instruction)} spreads an array constant over the points: with "
+                                 "--points every value is one number per point", program.text, instruction.span)
+    if not per_point[program.output] and np.ndim(probe[program.output]) != 0:
+        raise ShapeError("the value is an array that does not depend on the points", program.text, None)
+
+
+def pointwise_inputs(compiled: Compiled, bindings: Mapping[str, Any], chunk: PointsChunk) -> tuple[Compiled, dict[str, Any]]:
+    """The chunk's columns plus every other value repeated at each point, so each point has its own gradient."""
+    count = len(chunk.rows)
+    for name in chunk.columns:
+        if name in bindings:
+            raise BindingError(f"'{name}' is bound twice: by --at and by the points file's header")
+
+    def spread(name: str, value: Any) -> np.ndarray:
+        if np.ndim(value) != 0:
+            raise BindingError(f"with --points every value is one number per point, but '{name}' has shape {np.shape(value)}")
+        return np.broadcast_to(np.float64(value), (count,))
+
+    where = {name: spread(name, value) for name, value in compiled.program.where.items()}
+    spread_bindings = {name: spread(name, value) for name, value in bindings.items()}
+    return compiled.rebound(compiled.text, where), {**spread_bindings, **chunk.columns}
+
+
+# -- reading the points file ---------------------------------------------------------------
+
+
+class PointsFile:
+    """A points CSV read as a stream: `names` from the header, then `chunks()` of parsed rows."""
+
+    def __init__(self, stream: BinaryIO, chunk_rows: int | None = None):
+        self._stream = stream
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
+        self._header_line, self.names = self._read_header()
+
+    def _read_header(self) -> tuple[int, list[str]]:
+        for number, raw in input_lines(self._stream):
+            if raw.strip():
+                text, problem = decode_line(raw)
+                if problem is not None:
+                    raise BindingError(f"the points file's header: {problem.message}")
+                return number, header_names(text)
+        raise BindingError("the points file is empty: its first line names the variables, e.g. 'x,y'")
+
+    def chunks(self) -> Iterator[PointsChunk]:
+        """Every row, a chunk at a time; at least one chunk, so that an empty file still has a header."""
+        first_row = 1
+        yielded = False
+        while True:
+            lines = list(islice(self._stream, self.chunk_rows))
+            if not lines and yielded:
+                return
+            yield self._parse(lines, first_row)
+            yielded = True
+            first_row += len(lines)
+            if not lines:
+                return
+
+    def _parse(self, lines: list[bytes], first_row: int) -> PointsChunk:
+        fast = _parse_whole(lines, len(self.names))
+        if fast is not None:
+            rows = np.arange(first_row, first_row + len(lines))
+            return PointsChunk(rows, dict(zip(self.names, fast.T)), [])
+        return self._parse_rows(lines, first_row)
+
+    def _parse_rows(self, lines: list[bytes], first_row: int) -> PointsChunk:
+        """Row by row, to keep the good rows and say what is wrong with the others."""
+        rows, values, failures = [], [], []
+        for row, raw in enumerate(lines, start=first_row):
+            raw = strip_line_end(raw)
+            if not raw.strip():
+                continue
+            text, problem = decode_line(raw)
+            cells = [cell.strip() for cell in text.split(",")]
+            try:
+                if problem is not None:
+                    raise BadRow(problem.message)
+                values.append(self._numbers(cells))
+                rows.append(row)
+            except BadRow as bad:
+                failures.append(RowFailure(row, cells, bad.message, bad.column))
+        table = np.array(values, dtype=np.float64).reshape(len(values), len(self.names))
+        return PointsChunk(np.array(rows, dtype=np.int64), dict(zip(self.names, table.T)), failures)
+
+    def _numbers(self, cells: list[str]) -> list[float]:
+        if len(cells) != len(self.names):
+            raise BadRow(f"the row has {len(cells)} cells, but the header names {len(self.names)} variables")
+        return [cell_number(cell, column, name) for column, (cell, name) in enumerate(zip(cells, self.names), start=1)]
+
+
+def header_names(text: str) -> list[str]:
+    """The variables a points file's header names, in order."""
+    names = [_unquoted(cell.strip()) for cell in text.split(",")]
+    for column, name in enumerate(names, start=1):
+        if not _NAME.fullmatch(name):
+            raise BindingError(f"the points file's header must name variables, but column {column} is {name!r}",
+                               text, None)
+        check_bindable(name)
+        if names.index(name) != column - 1:
+            raise BindingError(f"the points file's header names '{name}' twice")
+    return names
+
+
+def cell_number(cell: str, column: int, name: str) -> float:
+    """A cell as a float (1, -2.5, 1e-3, nan, inf), or BadRow naming the column."""
+    text = _unquoted(cell)
+    where = f"column {column} ({name})"
+    if not text:
+        raise BadRow(f"{where} is empty", column)
+    try:
+        if "_" in text:  # float() takes 1_000; NumPy's reader, the fast path, does not
+            raise ValueError
+        return float(text)
+    except ValueError:
+        raise BadRow(f"{where}: {cell!r} is not a number", column) from None
+
+
+def _unquoted(cell: str) -> str:
+    return cell[1:-1].strip() if len(cell) >= 2 and cell[0] == cell[-1] == '"' else cell
+
+
+def _parse_whole(lines: list[bytes], width: int) -> np.ndarray | None:
+    """The chunk as a (rows, width) array by NumPy's CSV reader, or None if any line is not plain numbers."""
+    if not lines:
+        return np.empty((0, width))
+    try:
+        text = b"".join(lines).decode("utf-8")
+        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None, quotechar='"')
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return table if table.shape == (len(lines), width) else None
+
+
+# -- the run -------------------------------------------------------------------------------
+
+Compute = Callable[[Compiled, dict[str, Any]], Any]  # an Outcome (records.py): .record, .warnings, .ok
+
+
+def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: PointsFile, compute: Compute,
+                 stream: PointStream, output: Output) -> int:
+    """Evaluate the program at every row, a chunk at a time, writing one line per row; exit code 1 if any row failed."""
+    check_pointwise(compiled.program)
+    failed = False
+    warned: set[str] = set()
+    for index, chunk in enumerate(points.chunks()):
+        outcome = compute(*pointwise_inputs(compiled, bindings, chunk))
+        if index == 0:
+            output.write(stream.header(outcome.record))
+        lines = stream.rows(chunk.rows, chunk.columns, outcome.record)
+        if chunk.failures:
+            failures = [(f.row, stream.failure(f.row, f.cells, f.message, f.column)) for f in chunk.failures]
+            lines = [line for _, line in heapq.merge(zip(chunk.rows.tolist(), lines), failures, key=lambda pair: pair[0])]
+        output.write_lines(lines)
+        for warning in outcome.warnings:
+            if warning not in warned:
+                warned.add(warning)
+                output.warn(f"row {first_nonfinite_row(outcome.record, chunk.rows)}", warning)
+        for failure in chunk.failures:
+            output.error(f"row {failure.row}", failure.message)
+        failed = failed or bool(chunk.failures) or not outcome.ok
+    return 1 if failed else 0
+
+
+def first_nonfinite_row(record: Mapping[str, Any], rows: np.ndarray) -> int | None:
+    """The first row at which any number of the record is nan or infinite."""
+    finite = np.ones(len(rows), dtype=bool)
+    pending = list(record.values())
+    while pending:
+        value = pending.pop()
+        if isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif not isinstance(value, (str, bool, int, list, tuple)) and value is not None:
+            finite &= np.isfinite(np.broadcast_to(np.asarray(value, dtype=np.float64), finite.shape))
+    bad = np.flatnonzero(~finite)
+    return int(rows[bad[0]]) if bad.size else None

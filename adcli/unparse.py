@@ -1,0 +1,112 @@
+"""Program -> adcli text that compiles back to a program with the same values.
+
+One loop over the instructions builds one string per slot. An operand that is not
+atomic is wrapped in parentheses, so the text never relies on precedence. A slot used
+more than once, or whose text grew long, becomes a definition (`_t12 = ...;`), which
+keeps the text linear in the program's size (no re-spelled shared subexpressions, no
+quadratic copying along deep chains).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .primitives import FUNCTIONS
+from .program import CONST, VAR, Instruction, Program
+
+INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^"}
+INLINE_LIMIT = 200  # characters; a longer subexpression becomes a definition
+
+# primitive -> the function name the language spells it with (max/min cover two primitives each)
+_SPELLING = {primitive: name for name, overloads in FUNCTIONS.items() for primitive in overloads.values()}
+_SPELLING.update({"amax": "max", "maximum": "max", "amin": "min", "minimum": "min"})
+
+
+class Spelled(NamedTuple):
+    text: str
+    atomic: bool  # safe as an operand without parentheses
+    postfix: bool  # safe before `.T` (a name, a call, a bracketed form; not a number)
+
+
+def to_text(program: Program) -> str:
+    """adcli text for `program`: its definitions, its final expression and its where clause."""
+    uses = _use_counts(program)
+    prefix = _definition_prefix(program)
+    spelled: list[Spelled] = []
+    lines: list[str] = []
+    for slot, instruction in enumerate(program.instructions):
+        here = _spell(instruction, spelled)
+        shared = uses[slot] > 1 and instruction.op not in (CONST, VAR)
+        if (shared or len(here.text) > INLINE_LIMIT) and slot != program.output:
+            name = f"{prefix}{slot}"
+            lines.append(f"{name} = {here.text}")
+            here = Spelled(name, True, True)
+        spelled.append(here)
+    final = spelled[program.output].text
+    if program.where:
+        final += " where " + ", ".join(f"{name} = {literal(value)}" for name, value in program.where.items())
+    return "\n".join(lines + [final])
+
+
+def literal(value: Any) -> str:
+    """A float64 scalar or array as a constant expression that evaluates to exactly it."""
+    text = json.dumps(np.asarray(value, dtype=np.float64).tolist())
+    return text.replace("-Infinity", "(-1e999)").replace("Infinity", "1e999").replace("NaN", "(1e999-1e999)")
+
+
+def _use_counts(program: Program) -> list[int]:
+    uses = [0] * len(program.instructions)
+    for instruction in program.instructions:
+        for arg in instruction.args:
+            uses[arg] += 1
+    for slot in program.outputs:
+        uses[slot] += 1
+    return uses
+
+
+def _definition_prefix(program: Program) -> str:
+    """`_t`, with more underscores until no variable could be mistaken for a definition."""
+    prefix = "_t"
+    names = set(program.variables) | set(program.where)
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    return prefix
+
+
+def _spell(instruction: Instruction, spelled: list[Spelled]) -> Spelled:
+    op, params = instruction.op, instruction.param_dict
+    operands = [spelled[arg] for arg in instruction.args]
+    if op == CONST:
+        return _number(params["value"])
+    if op == VAR:
+        return Spelled(params["name"], True, True)
+    if op in INFIX:
+        left, right = (_operand(o) for o in operands)
+        return Spelled(f"{left} {INFIX[op]} {right}", False, False)
+    if op == "neg":
+        return Spelled(f"-{_operand(operands[0])}", False, False)
+    if op == "transpose":
+        inner = operands[0]
+        return Spelled(f"{inner.text if inner.postfix else f'({inner.text})'}.T", True, True)
+    if op == "stack":
+        return Spelled("[" + ", ".join(o.text for o in operands) + "]", True, True)
+    if op in _SPELLING:
+        arguments = [o.text for o in operands] + [f"{key}={value}" for key, value in instruction.params]
+        return Spelled(f"{_SPELLING[op]}({', '.join(arguments)})", True, True)
+    raise ValueError(f"'{op}' has no spelling in the adcli language")
+
+
+def _number(value: Any) -> Spelled:
+    if np.ndim(value) != 0:
+        return Spelled(literal(value), True, True)
+    text = literal(value)
+    if text.startswith(("-", "(")):
+        return Spelled(text if text.startswith("(") else f"({text})", True, True)
+    return Spelled(text, True, False)
+
+
+def _operand(spelled: Spelled) -> str:
+    return spelled.text if spelled.atomic else f"({spelled.text})"

@@ -1,0 +1,216 @@
+"""Timing, memory and reporting helpers shared by the benchmark workloads.
+
+Every comparison runs its candidates in one process run, alternating (adcli, baseline,
+adcli, baseline, ...), and keeps the median of the repetitions, so a busy machine slows
+every column alike instead of whichever happened to run during the noise.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+OPTIONAL_FRAMEWORKS = {"PyTorch": "torch", "autograd": "autograd", "JAX": "jax"}
+
+
+@dataclass
+class Row:
+    """One line of the results table: adcli against the reference its target is stated in."""
+
+    workload: str
+    unit: str  # "s" (lower is better) or "lines/s" (higher is better) or "arrays of N"
+    adcli: float
+    reference_name: str
+    reference: float
+    target: tuple[str, float] | None = None  # ("<=", 1.0): adcli / reference must be <= 1.0
+    others: dict[str, float | str] = field(default_factory=dict)  # framework -> measure, or why absent
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.adcli / self.reference
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        op, bound = self.target
+        return self.ratio <= bound if op == "<=" else self.ratio >= bound
+
+
+# -- optional frameworks -----------------------------------------------------------------
+
+def optional(module: str) -> Any | None:
+    """The module when installed, else None (its column then says so)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def framework_versions() -> dict[str, str]:
+    versions = {}
+    for label, module in OPTIONAL_FRAMEWORKS.items():
+        found = optional(module)
+        versions[label] = _distribution_version(module) if found else "not installed"
+    return versions
+
+
+def missing_note(label: str) -> str:
+    return f"{label} not installed"
+
+
+# -- timing ------------------------------------------------------------------------------
+
+def alternate(candidates: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each candidate, run in turn `repeats` times after `warmup` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for round_ in range(warmup + repeats):
+        for name, candidate in candidates.items():
+            gc.collect()
+            start = time.perf_counter()
+            candidate()
+            elapsed = time.perf_counter() - start
+            if round_ >= warmup:
+                times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for timed child processes.
+
+    PYTHONDONTWRITEBYTECODE is dropped: with it every start would compile adcli's modules
+    from source while NumPy's bytecode came with its wheel, which is not what a user with
+    an installed adcli sees.
+    """
+    environment = dict(os.environ)
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
+
+
+def process(command: Sequence[str], stdin_path: Path | None = None) -> Callable[[], None]:
+    """A candidate that runs `command` to completion (output discarded); fails loudly on a non-zero exit."""
+    environment = child_environment()
+
+    def run() -> None:
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        try:
+            completed = subprocess.run(command, stdin=stdin, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, env=environment)
+        finally:
+            if stdin_path:
+                stdin.close()
+        if completed.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} exited {completed.returncode}: {completed.stderr.decode()[-500:]}")
+
+    return run
+
+
+def adcli_command() -> list[str]:
+    """How to start adcli as a user would: the console script beside this Python, else `python -m adcli`."""
+    script = Path(sys.executable).parent / "adcli"
+    if script.is_file() and script.read_text(errors="replace").startswith(f"#!{sys.executable}"):
+        return [str(script)]
+    return [sys.executable, "-m", "adcli"]
+
+
+# -- memory ------------------------------------------------------------------------------
+
+PEAK_CHILD = HERE / "peak_memory.py"
+
+
+def peak_extra_bytes(*arguments: str) -> float:
+    """Peak resident memory a workload adds, measured in a fresh process by peak_memory.py."""
+    completed = subprocess.run([sys.executable, str(PEAK_CHILD), *arguments], capture_output=True, text=True,
+                               env=child_environment())
+    if completed.returncode != 0:
+        raise RuntimeError(f"peak_memory.py {' '.join(arguments)} failed: {completed.stderr[-800:]}")
+    return float(json.loads(completed.stdout.strip().splitlines()[-1])["extra_bytes"])
+
+
+# -- the machine and the table -----------------------------------------------------------
+
+def machine() -> dict[str, str]:
+    import numpy
+
+    facts = {
+        "CPU": _cpu_model(),
+        "nproc": str(os.cpu_count()),
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "NumPy": numpy.__version__,
+    }
+    for package in ("lark", "click"):
+        module = optional(package)
+        facts[package] = _distribution_version(package) if module else "not installed"
+    facts.update(framework_versions())
+    facts["qalc"] = _qalc_version()
+    return facts
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _distribution_version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _qalc_version() -> str:
+    try:
+        completed = subprocess.run(["qalc", "--version"], capture_output=True, text=True)
+    except OSError:
+        return "not installed"
+    return completed.stdout.strip() or "installed"
+
+
+def show(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if unit == "lines/s":
+        return f"{value:,.0f}/s"
+    return f"{value:.2f}"
+
+
+def _other_cell(row: Row, value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{show(value, row.unit)} ({row.adcli / value:.2f}x)"
+
+
+def table(rows: Sequence[Row]) -> str:
+    """Markdown: each row's adcli number, its reference, the ratio adcli/reference, the target."""
+    frameworks = list(OPTIONAL_FRAMEWORKS)
+    header = ["workload", "adcli", "reference", "ratio", "target", *frameworks, "note"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        target = "" if row.target is None else f"{row.target[0]} {row.target[1]:g}x " + ("✅" if row.met else "❌")
+        cells = [
+            row.workload, show(row.adcli, row.unit), f"{row.reference_name}: {show(row.reference, row.unit)}",
+            f"{row.ratio:.2f}x", target, *(_other_cell(row, row.others.get(name, "")) for name in frameworks), row.note,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

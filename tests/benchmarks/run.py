@@ -1,0 +1,80 @@
+"""adcli's benchmark suite: adcli and its baselines side by side, as a table of ratios.
+
+    python tests/benchmarks/run.py            # everything (~10 minutes); writes tests/benchmarks/RESULTS.md
+    python tests/benchmarks/run.py --quick    # smaller sizes, fewer rounds (~1-2 minutes); prints only
+    python tests/benchmarks/run.py --only startup,points
+
+PyTorch, autograd and JAX columns appear when they are installed (`pip install
+'adcli[bench]'`); otherwise the column says so. Not collected by pytest: benchmarks
+print ratios, they do not pass or fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import batch_rate  # noqa: E402
+import big_sum  # noqa: E402
+import points  # noqa: E402
+import startup  # noqa: E402
+import training  # noqa: E402
+from harness import HERE, Row, machine, table  # noqa: E402
+
+SECTIONS = {
+    "startup": startup.run,
+    "batch": batch_rate.run,
+    "points": points.time_rows,
+    "memory": points.memory_rows,
+    "sum": big_sum.run,
+    "training": training.run,
+}
+RESULTS = HERE / "RESULTS.md"
+
+
+def report(rows: list[Row], facts: dict[str, str], quick: bool, seconds: float) -> str:
+    machine_line = "; ".join(f"{key} {value}" for key, value in facts.items())
+    return "\n".join([
+        "# adcli benchmark results",
+        "",
+        f"Machine: {machine_line}.",
+        f"Run: `python tests/benchmarks/run.py{' --quick' if quick else ''}`, {time.strftime('%Y-%m-%d')}, "
+        f"{seconds:.0f} s. Each cell is the median of alternating rounds in one process run.",
+        "",
+        "ratio = adcli / reference (times and memory: lower is better; lines/s: higher is better). "
+        "Framework cells give their own number and adcli / that number.",
+        "",
+        table(rows),
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds; does not write RESULTS.md")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    parser.add_argument("--write", type=Path, default=None, help=f"write the table here (default: {RESULTS} on full runs)")
+    options = parser.parse_args()
+    chosen = [name.strip() for name in options.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(unknown)}")
+    start = time.perf_counter()
+    rows: list[Row] = []
+    for name in chosen:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows.extend(SECTIONS[name](options.quick))
+    text = report(rows, machine(), options.quick, time.perf_counter() - start)
+    print(text)
+    destination = options.write or (None if options.quick or len(chosen) < len(SECTIONS) else RESULTS)
+    if destination:
+        destination.write_text(text, encoding="utf-8")
+        print(f"wrote {destination}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

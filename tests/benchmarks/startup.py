@@ -1,0 +1,48 @@
+"""Start-up: one `adcli grad` as a whole process against `python -c "import numpy"`, qalc and one-shot framework scripts."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+from harness import Row, adcli_command, alternate, missing_note, optional, process
+
+EXPR, POINT = "(sqrt(x)+1)^3", "x=2"
+
+# The same one-shot question asked of each framework, as a user would type it.
+ONE_SHOT = {
+    "PyTorch": ("torch", "import torch; x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True); "
+                         "y = (x.sqrt() + 1) ** 3; y.backward(); print(y.item(), x.grad.item())"),
+    "autograd": ("autograd", "import autograd.numpy as np; from autograd import value_and_grad; "
+                             "print(*value_and_grad(lambda x: (np.sqrt(x) + 1) ** 3)(2.0))"),
+    "JAX": ("jax", "import jax; jax.config.update('jax_enable_x64', True); "
+                   "print(*jax.value_and_grad(lambda x: (jax.numpy.sqrt(x) + 1) ** 3)(2.0))"),
+}
+
+
+def run(quick: bool) -> list[Row]:
+    repeats = 5 if quick else 21
+    candidates = {
+        "adcli": process([*adcli_command(), "grad", EXPR, "--at", POINT]),
+        "import numpy": process([sys.executable, "-c", "import numpy"]),
+        "python": process([sys.executable, "-c", "pass"]),
+    }
+    qalc = shutil.which("qalc")
+    if qalc:
+        candidates["qalc"] = process([qalc, "diff((sqrt(x)+1)^3, x, 1, 2)"])
+    frameworks = {label: code for label, (module, code) in ONE_SHOT.items() if optional(module)}
+    for label, code in frameworks.items():
+        candidates[label] = process([sys.executable, "-c", code])
+    times = alternate(candidates, repeats)
+    others = {label: times[label] if label in frameworks else missing_note(label) for label in ONE_SHOT}
+    command = "python -m adcli" if adcli_command()[0] == sys.executable else "adcli"
+    rows = [Row(f'start-up: `{command} grad "{EXPR}" --at {POINT}`, whole process', "s", times["adcli"],
+                "python -c 'import numpy'", times["import numpy"], ("<=", 1.0), others,
+                f"bare `python -c pass`: {times['python'] * 1000:.0f} ms")]
+    if qalc:
+        rows.append(Row("start-up, stretch: against qalc", "s", times["adcli"], "qalc diff(...)", times["qalc"],
+                        ("<=", 1.0)))
+    else:
+        rows.append(Row("start-up, stretch: against qalc", "s", times["adcli"], "qalc", float("nan"), None,
+                        note="qalc not installed (apt-get install qalc)"))
+    return rows

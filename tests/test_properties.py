@@ -1,0 +1,293 @@
+"""Property tests: random programs against an independent NumPy evaluation and finite differences,
+the unparser's round trip, and random text and bytes that must fail only as adcli's own errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import adcli
+from adcli.diagnostics import kinks
+from adcli.tape import forward
+from adcli.unparse import to_text
+
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+VARIABLES = ("x", "y", "z")
+
+# Precedence levels of the grammar, loosest first; an operand below the level its place needs gets parentheses.
+SUM, PRODUCT, UNARY, POWER, ATOM = range(1, 6)
+
+Env = dict
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Random adcli text with the function it must compute."""
+
+    text: str
+    level: int
+    fn: Callable[[Env], float]
+    factor: bool = False  # may follow another factor by juxtaposition: starts with a name or "("
+    ends_with_name: bool = False  # a "(" right after it would make a call
+
+    def wrapped(self) -> Expr:
+        return Expr(f"({self.text})", ATOM, self.fn, factor=True)
+
+    def at_least(self, level: int) -> Expr:
+        return self if self.level >= level else self.wrapped()
+
+
+def name(text: str, fn: Callable[[Env], float]) -> Expr:
+    return Expr(text, ATOM, fn, factor=True, ends_with_name=True)
+
+
+def number(text: str) -> Expr:
+    return Expr(text, ATOM, lambda env: float(text))
+
+
+def call(function: str, fn: Callable, *arguments: Expr, space: str = "") -> Expr:
+    inner = ", ".join(argument.text for argument in arguments)
+    return Expr(f"{function}{space}({inner})", ATOM, lambda env: fn(*(a.fn(env) for a in arguments)), factor=True)
+
+
+def add(left: Expr, operator: str, right: Expr, space: str = " ") -> Expr:
+    right = right.at_least(PRODUCT)
+    fn = (lambda env: left.fn(env) + right.fn(env)) if operator == "+" else (lambda env: left.fn(env) - right.fn(env))
+    return Expr(f"{left.text}{space}{operator}{space}{right.text}", SUM, fn, ends_with_name=right.ends_with_name)
+
+
+def multiply(left: Expr, operator: str, right: Expr, space: str = " ") -> Expr:
+    left = left.at_least(PRODUCT)
+    if operator == " ":  # juxtaposition: the right factor starts with a name or "(", never after a name
+        right = right if right.factor else right.wrapped()
+        if right.text.startswith("(") and left.ends_with_name:
+            operator = "*"
+    if operator != " ":
+        right = right.at_least(UNARY)
+    text = f"{left.text} {right.text}" if operator == " " else f"{left.text}{space}{operator}{space}{right.text}"
+    if operator == "/":
+        fn = lambda env: left.fn(env) / right.fn(env)  # noqa: E731
+    else:
+        fn = lambda env: left.fn(env) * right.fn(env)  # noqa: E731
+    return Expr(text, PRODUCT, fn, ends_with_name=right.ends_with_name)
+
+
+def negate(operand: Expr, sign: str = "-") -> Expr:
+    operand = operand.at_least(UNARY)
+    fn = (lambda env: -operand.fn(env)) if sign == "-" else operand.fn
+    return Expr(f"{sign}{operand.text}", UNARY, fn, ends_with_name=operand.ends_with_name)
+
+
+def power(base: Expr, exponent: Expr, operator: str = "^") -> Expr:
+    base, exponent = base.at_least(ATOM), exponent.at_least(UNARY)
+    return Expr(f"{base.text}{operator}{exponent.text}", POWER, lambda env: base.fn(env) ** exponent.fn(env),
+                factor=base.factor, ends_with_name=exponent.ends_with_name)
+
+
+def positive(a: Expr) -> Expr:
+    """a^2 + 0.5: a value that keeps log, sqrt and fractional powers in their smooth domain."""
+    return add(power(a, number("2")), "+", number(".5"))
+
+
+def bounded(a: Expr) -> Expr:
+    """tanh(a)/2: a value inside (-1/2, 1/2), for asin, acos, atanh and tan."""
+    return multiply(call("tanh", np.tanh, a), "/", number("2"))
+
+
+def _softplus(v: float) -> float:
+    return v if v > 20 else math.log1p(math.exp(v))
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+# name -> (NumPy function, how to put a random argument into its smooth domain)
+UNARY_FUNCTIONS: dict[str, tuple[Callable, Callable[[Expr], Expr]]] = {
+    "sin": (np.sin, lambda a: a), "cos": (np.cos, lambda a: a), "tan": (np.tan, bounded),
+    "asin": (np.arcsin, bounded), "acos": (np.arccos, bounded), "atan": (np.arctan, lambda a: a),
+    "sinh": (np.sinh, lambda a: a), "cosh": (np.cosh, lambda a: a), "tanh": (np.tanh, lambda a: a),
+    "asinh": (np.arcsinh, lambda a: a), "acosh": (np.arccosh, lambda a: add(positive(a), "+", number("1"))),
+    "atanh": (np.arctanh, bounded), "exp": (np.exp, lambda a: a), "expm1": (np.expm1, lambda a: a),
+    "log": (np.log, positive), "log2": (np.log2, positive), "log10": (np.log10, positive),
+    "log1p": (np.log1p, positive), "sqrt": (np.sqrt, positive), "cbrt": (np.cbrt, lambda a: a),
+    "abs": (np.abs, lambda a: a), "sign": (np.sign, lambda a: a), "floor": (np.floor, lambda a: a),
+    "ceil": (np.ceil, lambda a: a), "sigmoid": (_sigmoid, lambda a: a), "relu": (lambda v: max(v, 0.0), lambda a: a),
+    "softplus": (_softplus, lambda a: a), "erf": (math.erf, lambda a: a),
+}
+BINARY_FUNCTIONS: dict[str, Callable] = {
+    "atan2": np.arctan2, "hypot": np.hypot, "max": np.maximum, "min": np.minimum,
+}
+
+NUMBERS = ["0", "1", "2", "3", "0.5", ".5", "2.", "1.25", "1e-1", "2.5E-1", "3e0", "15E-1", "0.75e+0"]
+
+spaces = st.sampled_from(["", " ", "  "])
+
+
+def leaves(definitions: tuple[str, ...]) -> st.SearchStrategy[Expr]:
+    names = [name(v, lambda env, v=v: env[v]) for v in VARIABLES + definitions]
+    constants = [name("pi", lambda env: math.pi), name("e", lambda env: math.e)]
+    return st.one_of(st.sampled_from(names), st.sampled_from(NUMBERS).map(number), st.sampled_from(constants))
+
+
+def extend(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    unary_call = st.builds(
+        lambda function, a, space: call(function, UNARY_FUNCTIONS[function][0], UNARY_FUNCTIONS[function][1](a),
+                                        space=space),
+        st.sampled_from(sorted(UNARY_FUNCTIONS)), children, st.sampled_from(["", "", " "]))
+    binary_call = st.builds(lambda function, a, b: call(function, BINARY_FUNCTIONS[function], a, b),
+                            st.sampled_from(sorted(BINARY_FUNCTIONS)), children, children)
+    log_base = st.builds(lambda a, b: call("log", lambda u, v: math.log(u) / math.log(v), positive(a),
+                                           add(positive(b), "+", number("1"))), children, children)
+    integer_power = st.builds(lambda a, k, op: power(a, number(k), op), children, st.sampled_from(["2", "3"]),
+                              st.sampled_from(["^", "**"]))
+    real_power = st.builds(lambda a, b, op: power(positive(a).wrapped(), b, op), children, children,
+                           st.sampled_from(["^", "**"]))
+    inverse = st.builds(lambda a: power(a, negate(number("1"))), children)
+    return st.one_of(
+        st.builds(add, children, st.sampled_from(["+", "-"]), children, spaces),
+        st.builds(multiply, children, st.sampled_from(["*", "/", " ", " "]), children, spaces),
+        st.builds(negate, children, st.sampled_from(["-", "-", "+"])),
+        unary_call, binary_call, log_base, integer_power, real_power, inverse,
+        children.map(Expr.wrapped),
+    )
+
+
+def expressions(definitions: tuple[str, ...] = ()) -> st.SearchStrategy[Expr]:
+    return st.recursive(leaves(definitions), extend, max_leaves=10)
+
+
+@dataclass(frozen=True)
+class RandomProgram:
+    text: str
+    fn: Callable[[Env], float]  # bindings -> value, with the text's where clause applied
+    where: dict
+
+
+@st.composite
+def programs(draw) -> RandomProgram:
+    defined: list[tuple[str, Expr]] = []
+    lines = []
+    for index in range(draw(st.integers(0, 2))):
+        label = f"d{index}"
+        body = draw(expressions(tuple(n for n, _ in defined)))
+        defined.append((label, body))
+        comment = draw(st.sampled_from(["", " # a comment", " #) ( unbalanced"]))
+        lines.append(f"{label} = {body.text}" + draw(st.sampled_from([";", "\n", " ;\n"])) + comment)
+        if comment:
+            lines.append("\n")
+    final = draw(expressions(tuple(n for n, _ in defined)))
+    where = draw(st.dictionaries(st.sampled_from(VARIABLES), st.sampled_from(["0.5", "-1.5", "2", "pi/4"]),
+                                 max_size=2))
+    clause = " where " + ", ".join(f"{k}={v}" for k, v in where.items()) if where else ""
+    where_values = {k: adcli.evaluate(v) for k, v in where.items()}
+
+    def fn(bindings: Env) -> float:
+        env = {**bindings, **where_values}
+        for label, body in defined:
+            env[label] = body.fn(env)
+        return final.fn(env)
+
+    return RandomProgram("".join(lines) + final.text + clause, fn, where_values)
+
+
+points = st.fixed_dictionaries({v: st.floats(-2.0, 2.0, allow_nan=False) for v in VARIABLES})
+
+
+def reference(program: RandomProgram, point: Env) -> float:
+    with np.errstate(all="ignore"):
+        try:
+            return float(program.fn(point))
+        except (ValueError, OverflowError, ZeroDivisionError):  # math.log or math.exp out of range
+            return math.nan
+
+
+def close(a: float, b: float, tolerance: float) -> bool:
+    return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+
+
+def five_point(f: Callable[[float], float], at: float, step: float) -> float:
+    """The fourth-order central difference of f at `at`."""
+    return (-f(at + 2 * step) + 8 * f(at + step) - 8 * f(at - step) + f(at - 2 * step)) / (12 * step)
+
+
+@SETTINGS
+@given(program=programs(), point=points)
+def test_random_program_value_and_gradient(program, point):
+    compiled = adcli.compile(program.text)
+    expected = reference(program, point)
+    assume(math.isfinite(expected) and abs(expected) < 1e8)
+    value, grads = compiled.grad(**point)
+    assert close(value, expected, 1e-12), (program.text, value, expected)
+    assert list(grads) == list(compiled.variables) + [v for v in VARIABLES if v not in compiled.variables]
+    values = forward(compiled.program, compiled.inputs(point))
+    assume(not kinks(compiled.program, values))
+    for variable in VARIABLES:
+        at = program.where.get(variable, point[variable])
+
+        def along(t: float) -> float:
+            return reference(program, {**point, **program.where, variable: t})
+
+        coarse, fine = five_point(along, at, 1e-3), five_point(along, at, 5e-4)
+        assume(math.isfinite(coarse) and close(coarse, fine, 1e-6))  # smooth here, on the scale of the steps
+        assert close(grads[variable], fine, 1e-5), (program.text, variable, grads[variable], fine)
+
+
+def same(a, b) -> bool:
+    return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+
+
+@SETTINGS
+@given(program=programs(), point=points)
+def test_unparse_round_trip(program, point):
+    compiled = adcli.compile(program.text)
+    text = to_text(compiled.program)
+    again = adcli.compile(text)
+    assert set(again.variables) <= set(compiled.variables)
+    value, grads = compiled.grad(**point)
+    value_again, grads_again = again.grad(**point)
+    assert same(value, value_again), (program.text, text)
+    assert set(grads) == set(grads_again)
+    assert all(same(grads[v], grads_again[v]) for v in grads), (program.text, text)
+    assert to_text(again.program) == text  # printing is a fixed point after one round
+
+
+LANGUAGE_CHARACTERS = "xyzabe0123456789.+-*/^@()[],;=# \n\tTsinlogqrtmaxwhere_"
+
+
+def compiles_or_fails_cleanly(text: str) -> None:
+    """adcli.compile and evaluation raise nothing but AdcliError."""
+    try:
+        compiled = adcli.compile(text)
+        compiled.grad(**{name: 0.5 for name in compiled.variables})
+    except adcli.AdcliError as error:
+        assert error.render()  # renders without failing, whatever the text holds
+
+
+@SETTINGS
+@given(text=st.text(alphabet=LANGUAGE_CHARACTERS, max_size=40))
+def test_random_text_fails_only_as_adcli_errors(text):
+    compiles_or_fails_cleanly(text)
+
+
+@SETTINGS
+@given(data=st.binary(max_size=40), decoding=st.sampled_from(["replace", "surrogateescape", "latin-1"]))
+def test_random_bytes_fail_only_as_adcli_errors(data, decoding):
+    text = data.decode("latin-1") if decoding == "latin-1" else data.decode("utf-8", errors=decoding)
+    compiles_or_fails_cleanly(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.one_of(st.text(alphabet=LANGUAGE_CHARACTERS, max_size=30), st.text(max_size=30)))
+def test_random_text_through_the_cli_never_prints_a_traceback(cli, text):
+    assume(text != "-")  # `-` reads programs from standard input
+    run = cli("grad", "--at", "x=0.5,y=1.5", "--format", "json", "--", text)
+    assert run.exit_code in (0, 1), run.stderr
+    assert "Traceback" not in run.stderr
+    if run.exit_code == 1:
+        assert run.stderr.startswith("adcli: error: ")

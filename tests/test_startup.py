@@ -1,0 +1,112 @@
+"""Start-up: a one-shot command imports only what it needs, and the parser tables come from a cache."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import adcli
+from adcli import parser as parser_module
+
+PACKAGE = Path(adcli.__file__).resolve().parent
+
+# Modules a one-shot `grad` at a scalar point has no use for, each worth a millisecond or
+# more of every start (numpy.random ~12 ms, importlib.resources ~10 ms, pathlib ~3 ms).
+NOT_AT_START = ("numpy.random", "importlib.resources", "zipfile", "pathlib", "difflib")
+
+# Runs the command in a fresh interpreter and reports which modules adcli itself imported
+# (site hooks may import some of them before adcli does; those do not count).
+PROBE = """
+import json, sys
+before = set(sys.modules)
+from adcli.cli import main
+try:
+    main.main(sys.argv[1:], prog_name="adcli", standalone_mode=False)
+except SystemExit:
+    pass
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def imported_by(*args: str, cache: Path) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("command", [
+    ("grad", "(sqrt(x)+1)^3", "--at", "x=2"),
+    ("eval", "sin(x) y", "--at", "x=1,y=2", "--format", "plain"),
+])
+def test_one_shot_commands_skip_heavy_imports(tmp_path, command):
+    imported_by(*command, cache=tmp_path)  # the first run builds the parser cache
+    loaded = imported_by(*command, cache=tmp_path)
+    assert "numpy" in loaded and "lark" in loaded  # the probe sees adcli's own imports
+    assert [name for name in NOT_AT_START if name in loaded] == []
+
+
+def test_random_values_still_import_numpy_random_when_asked(tmp_path):
+    loaded = imported_by("eval", "x", "--at", "x=rand(2)", "--seed", "1", cache=tmp_path)
+    assert "numpy.random" in loaded
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("dependency, owner", [("lark", "parser.py"), ("click", "cli.py")])
+def test_one_module_imports_each_front_end_dependency(dependency, owner):
+    importers = sorted(path.name for path in PACKAGE.glob("*.py") if dependency in _imports(path))
+    assert importers == [owner]
+
+
+# -- the parser cache ----------------------------------------------------------------------
+
+def test_parser_tables_are_cached_in_the_users_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parser_module.Parser()
+    cached = list((tmp_path / "adcli").glob("parser-*.lark"))
+    assert len(cached) == 1 and cached[0].stat().st_size > 1000
+    stamp = cached[0].stat().st_mtime_ns
+    compiler, result = parser_module.Parser().compile("(sqrt(x)+1)^3")  # loaded, not rebuilt
+    assert cached[0].stat().st_mtime_ns == stamp
+    assert compiler.variables == {"x": 6}
+
+
+def test_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parser_module.Parser()
+    [cached] = (tmp_path / "adcli").glob("parser-*.lark")
+    cached.write_bytes(b"not a pickle")
+    compiler, result = parser_module.Parser().compile("x y + 1")
+    assert list(compiler.variables) == ["x", "y"]
+    assert cached.stat().st_size > 1000
+
+
+def test_an_unusable_cache_folder_falls_back(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no folder can be made in it
+    assert parser_module._cache_path("grammar") is True  # Lark's own cache in the temp folder
+    compiler, result = parser_module.Parser().compile("2x")
+    assert list(compiler.variables) == ["x"]
+
+
+def test_a_changed_grammar_gets_its_own_cache_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    grammar = parser_module._grammar_text()
+    assert parser_module._cache_path(grammar) != parser_module._cache_path(grammar + "\n// changed\n")
