@@ -17,10 +17,12 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 from .api import Compiled, compile
 from .errors import AdcliError, ParseError
 from .formats import LineStream, located
-from .parser import compile_program
+from .parser import CONSTANTS, compile_program
+from .primitives import FUNCTIONS
 
 UTF8_BOM = b"\xef\xbb\xbf"
 CACHE_SIZE = 1024
+UNBINDABLE = frozenset(CONSTANTS) | frozenset(FUNCTIONS)
 
 TERMINAL_HINT = ("adcli: reading programs from standard input, one per line; "
                  "end with Ctrl-D (or pass a file: --file PATH)")
@@ -108,9 +110,9 @@ class ProgramCache:
     """Compiled programs keyed by the text before `where`, least recently used dropped first.
 
     A line whose head is cached only needs its `where` values: plain numbers are read directly;
-    anything else is compiled in place of the head. Whenever that shortcut is unsure (a
-    value is not a number, a name is no variable of the head) the whole line is compiled,
-    so results and error messages are exactly those of a one-off compile.
+    anything else is compiled in place of the head. Whenever that shortcut is unsure (the
+    clause does not parse alone, or a name it binds could be a definition of the head) the
+    whole line is compiled, so results and error messages are exactly a one-off compile's.
     """
 
     def __init__(self, capacity: int = CACHE_SIZE):
@@ -148,8 +150,9 @@ class ProgramCache:
                 where = compile_program("0".ljust(where_at) + text[where_at:]).where
             except AdcliError:
                 return None
-        if not set(where) <= set(cached.variables):
-            return None
+        unused = set(where) - set(cached.variables)
+        if unused and ("=" in text[:where_at] or not unused.isdisjoint(UNBINDABLE)):
+            return None  # it might name a definition of the head, a constant or a function: the parser's to say
         return where
 
 

@@ -76,6 +76,7 @@ def errors(ad: np.ndarray, fd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         absolute = np.where(np.isnan(absolute), np.inf, absolute)  # nan beside a number: as far apart as it gets
         scale = np.maximum(np.abs(ad), np.abs(fd))
         relative = np.where(absolute == 0.0, 0.0, absolute / np.where(scale == 0.0, 1.0, scale))
+        relative = np.where(np.isinf(absolute), np.inf, relative)
     return absolute, relative
 
 

@@ -270,9 +270,14 @@ def main() -> None:
 def eval_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None) -> int:
     """Print the value of EXPR.
 
+    EXPR '-' (or --file PATH) reads one program per line and prints one record per
+    line, in order; --points evaluates EXPR at every row of a CSV.
+
     \b
       adcli eval "w*x + b" --at x=1,w=2,b=3
       adcli eval "x^2 where x=3"
+      generate-formulas | adcli eval - --at x=2 --format json
+      adcli eval "exp(-x^2) y" --points grid.csv --format csv
     """
     compiled, bindings = _prepare(expr, at, seed)
     return _emit(eval_outcome(compiled, bindings), fmt, digits, bindings)
@@ -291,11 +296,15 @@ def grad_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
 
     The gradient is taken with respect to every bound variable (or those named by
     --wrt). For an array-valued EXPR it is the gradient of the sum of its elements.
+    EXPR '-' (or --file PATH) reads one program per line and prints one record per
+    line, in order, errors in place; --points evaluates EXPR at every row of a CSV.
 
     \b
       adcli grad "(sqrt(x)+1)^3" --at x=2
       adcli grad "(x + 2y)^2" --at x=1 --at y=2 --wrt y
       adcli grad "x^3 sin(x)" --at x=1 --wrt x --order 3
+      adcli grad - --format json < formulas.txt | jq .grad
+      adcli grad "(x + 2y)^2 tanh(x y)" --points points.csv --format csv
     """
     compiled, bindings = _prepare(expr, at, seed)
     names = _wrt_names(wrt)

@@ -40,15 +40,12 @@ def direction_name(name: str) -> str:
 # -- recording sweeps -------------------------------------------------------------------
 
 def _record_copy(program: Program, tracer: Tracer) -> list[Handle]:
-    """Re-emit the program's instructions into the tracer's builder (they may merge or simplify)."""
-    handles: list[Handle] = []
+    """Re-emit the program's instructions, as they are, into the tracer's builder."""
+    slots: list[int] = []
+    emit = tracer.builder.emit
     for op, args, params, span in program.instructions:
-        tracer.span = span
-        if op in LEAVES:
-            handles.append(tracer.handle(tracer.builder.emit(op, (), params, span)))
-        else:
-            handles.append(tracer(op, *(handles[a] for a in args), **dict(params)))
-    return handles
+        slots.append(emit(op, tuple(slots[a] for a in args), params, span))
+    return [tracer.handle(slot) for slot in slots]
 
 
 def _zeros_like(tracer: Tracer, handle: Handle) -> Handle:
@@ -111,24 +108,51 @@ def _cached_tangent_rule(op: str, params: tuple, index: int, arity: int) -> Prog
     return _tangent_rule(op, params, index, arity)
 
 
-class _MasksOutside(Tracer):
-    """Records transposed VJPs with masks outside products: where(c, 0, a) * s becomes where(c, 0, a * s).
+class _TangentTracer(Tracer):
+    """Records tangent sweeps, where a zero factor means a zero term: x * 0 and 0 / x are 0.
 
-    A VJP masks after multiplying, where(c, 0, g * s), so a masked entry is 0 even where s
-    is infinite (d/dx x^0 at x = 0, say). Its transpose would mask first and multiply after,
-    giving 0 * inf = nan; moving the mask back out keeps the VJP's answer.
+    Derivative programs multiply by factors that are zero by construction (d/dx x^0, a
+    masked entry) and by factors that may be infinite at the point (x^-1 at 0), and
+    0 * inf is nan. Symbolically that term is zero, and nested sweeps must not turn an
+    unused branch into a nan. So: a product with a zero factor is zero, and a mask moves
+    out of a product, where(c, 0, a) * s -> where(c, 0, a * s), as in the VJP it came from.
+    (Elsewhere, first derivatives keep PyTorch's 0 * inf = nan.)
     """
 
     def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
         if name in ("mul", "div"):
             for position, operand in enumerate(operands):
+                if name == "div" and position == 1:
+                    break  # a divisor is neither a zero factor nor a mask
+                zero = self._zero_product(operands, position)
+                if zero is not None:
+                    return zero
                 masked = self._masked(operand)
-                if masked is not None and (name == "mul" or position == 0):  # a divisor's mask stays put
+                if masked is not None:
                     condition, kept, zero_first = masked
                     other = operands[1 - position]
                     inner = self(name, kept, other) if position == 0 else self(name, other, kept)
                     return self("where", condition, 0.0, inner) if zero_first else self("where", condition, inner, 0.0)
         return super().__call__(name, *operands, **params)
+
+    def _zero_product(self, operands: Sequence[Any], position: int) -> Handle | None:
+        """Zeros of the product's shape when operand `position` is zero (None when that shape is unknown)."""
+        zero, other = (self._slot(operand) for operand in (operands[position], operands[1 - position]))
+        if not self._is_zero_slot(zero):
+            return None
+        shapes = self.builder.shape(zero), self.builder.shape(other)
+        if shapes[0] is None or shapes[1] is None:
+            return None
+        result = np.broadcast_shapes(*shapes)
+        if result == shapes[0]:
+            return self.handle(zero)
+        return self("broadcast_like", 0.0, self.handle(other)) if result == shapes[1] else None
+
+    def _is_zero_slot(self, slot: int) -> bool:
+        op, args, params, _ = self.builder.instructions[slot]
+        if op == CONST:
+            return _is_zero(params[0][1])
+        return op == "broadcast_like" and _is_zero(self.builder.constant_value(args[0]))
 
     def _masked(self, operand: Any) -> tuple[Handle, Handle, bool] | None:
         """(c, a, True) for where(c, 0, a), (c, a, False) for where(c, a, 0), else None."""
@@ -138,11 +162,15 @@ class _MasksOutside(Tracer):
         if op != "where":
             return None
         condition, first, second = (self.handle(a) for a in args)
-        if self.builder.constant_value(first.payload) == 0.0:
+        if _is_zero(self.builder.constant_value(first.payload)):
             return condition, second, True
-        if self.builder.constant_value(second.payload) == 0.0:
+        if _is_zero(self.builder.constant_value(second.payload)):
             return condition, first, False
         return None
+
+
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, float) and value == 0.0
 
 
 def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | None:
@@ -156,7 +184,7 @@ def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | N
     if g is None:
         return None
     builder = ProgramBuilder()
-    tracer = _MasksOutside(builder)
+    tracer = _TangentTracer(builder)
     operands, ans = _placeholders(tracer, arity)
     tangent = tracer.handle(builder.var("t"))
     # g stands in for a value of the result's shape (the answer is linear in g, so its value
@@ -203,10 +231,12 @@ def _record_tangents(program: Program, handles: Sequence[Handle], tracer: Tracer
     return tangents
 
 
-def _recorder(program: Program, shapes: Shapes | None, reciprocals: bool = False,
+def _recorder(program: Program, shapes: Shapes | None, tangents: bool = False,
               ) -> tuple[ProgramBuilder, Tracer, list[Handle]]:
+    """A builder holding a copy of the program, and its tracer (for tangent sweeps one that
+    records reciprocals and drops zero terms, which keeps nested tangent sweeps small and finite)."""
     builder = ProgramBuilder(program.text, shapes)
-    tracer = Tracer(builder, reciprocals)
+    tracer = _TangentTracer(builder, reciprocals=True) if tangents else Tracer(builder)
     return builder, tracer, _record_copy(program, tracer)
 
 
@@ -242,7 +272,7 @@ def _tangent_recording(program: Program, shapes: Shapes | None, directions: Mapp
     `directions` maps a variable to the name of the variable holding its direction, or to
     None for all ones.
     """
-    builder, tracer, handles = _recorder(program, shapes, reciprocals=True)
+    builder, tracer, handles = _recorder(program, shapes, tangents=True)
     slots = program.variable_slots()
     seeds = {}
     for name, direction in directions.items():
@@ -353,20 +383,36 @@ def _rows(value: Any, count: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=np.float64), (count,) + np.shape(value))
 
 
+def _scalar_rows_apply(name: str, *operands: Any, **params: Any) -> Any:
+    """batched_apply for programs whose forward values are all scalars: a batch is then just a
+    1-D array (one scalar per direction) that NumPy's own broadcasting lines up, no Handles needed."""
+    if name in ("sum_to_like", "broadcast_like"):
+        return operands[0]  # a scalar row's shape is the scalar's
+    primitive = PRIMITIVES[name]
+    flags = [np.ndim(operand) > 0 for operand in operands]
+    if primitive.elementwise or not any(flags):
+        return primitive.forward(*operands, **params)
+    count = next(len(operand) for operand, flag in zip(operands, flags) if flag)
+    return np.stack([primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **params)
+                     for i in range(count)])
+
+
 def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
                      wrt: Sequence[str], count: int) -> dict[str, np.ndarray]:
     """One reverse sweep for a batch of cotangents: for each name, (count, *variable shape)."""
-    handles: dict[int, Any] = {}
-    for slot, seed in seeds.items():
-        handles[slot] = Handle(batched_apply, seed) if slot not in handles else handles[slot] + seed
+    if all(np.ndim(value) == 0 for value in values):
+        apply, handles = _scalar_rows_apply, dict(seeds)
+    else:
+        apply, handles = batched_apply, {slot: Handle(batched_apply, seed) for slot, seed in seeds.items()}
     with np.errstate(all="ignore"):
-        cotangents = backward(program, values, handles, depends_on(program, wrt), apply=batched_apply)
+        cotangents = backward(program, values, handles, depends_on(program, wrt), apply=apply)
     slots = program.variable_slots()
     rows = {}
     for name in wrt:
         cotangent = cotangents[slots[name]] if name in slots else None
         shape = (count,) + np.shape(values[slots[name]]) if name in slots else (count,)
-        rows[name] = np.zeros(shape) if cotangent is None else _rows(cotangent, count).reshape(shape)
+        batch = cotangent.payload if isinstance(cotangent, Handle) else cotangent  # (count, ...) or one for all
+        rows[name] = np.zeros(shape) if cotangent is None else np.broadcast_to(np.asarray(batch, dtype=np.float64), shape)
     return rows
 
 

@@ -304,7 +304,7 @@ def line_record(line: int, record: Mapping[str, Any], warnings: Iterable[str] = 
     merged = {"line": line, **record}
     warnings = list(warnings)
     if warnings:
-        merged["warnings"] = [*record.get("warnings", ()), *warnings]
+        merged["warnings"] = list(dict.fromkeys([*record.get("warnings", ()), *warnings]))  # check lists its own
     return merged
 
 

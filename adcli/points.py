@@ -63,15 +63,15 @@ class PointsChunk:
 def check_pointwise(program: Program) -> None:
     """Raise ShapeError unless the value at each point depends on that point's variables alone."""
     per_point = depends_on(program, program.variables)
-    pointwise = [(slot, instruction) for slot, instruction in enumerate(program.instructions)
+    pointwise = [instruction for slot, instruction in enumerate(program.instructions)
                  if per_point[slot] and instruction.op not in LEAVES]
-    for slot, instruction in pointwise:
+    for instruction in pointwise:
         if instruction.op in COMBINING:
             raise ShapeError(f"{describe(program, instruction)} combines points: --points evaluates each row on "
                              "its own, so sums, means, products, norms, max/min of arrays, @, .T and array "
                              "literals of variables are not allowed", program.text, instruction.span)
     probe = forward(program, {name: 0.0 for name in program.variables})  # one point: every slot's shape
-    for slot, instruction in pointwise:
+    for instruction in pointwise:
         for operand in instruction.args:
             if not per_point[operand] and np.ndim(probe[operand]) != 0:
                 raise ShapeError(f"{describe(program, instruction)} spreads an array constant over the points: with "
@@ -221,11 +221,7 @@ def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Points
         outcome = compute(*pointwise_inputs(compiled, bindings, chunk))
         if index == 0:
             output.write(stream.header(outcome.record))
-        lines = stream.rows(chunk.rows, chunk.columns, outcome.record)
-        if chunk.failures:
-            failures = [(f.row, stream.failure(f.row, f.cells, f.message, f.column)) for f in chunk.failures]
-            lines = [line for _, line in heapq.merge(zip(chunk.rows.tolist(), lines), failures, key=lambda pair: pair[0])]
-        output.write_lines(lines)
+        output.write_lines(chunk_lines(chunk, outcome.record, stream))
         for warning in outcome.warnings:
             if warning not in warned:
                 warned.add(warning)
@@ -234,6 +230,15 @@ def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Points
             output.error(f"row {failure.row}", failure.message)
         failed = failed or bool(chunk.failures) or not outcome.ok
     return 1 if failed else 0
+
+
+def chunk_lines(chunk: PointsChunk, record: Mapping[str, Any], stream: PointStream) -> list[str]:
+    """The chunk's output lines in row order: its points' results, and its unreadable rows in their places."""
+    lines = stream.rows(chunk.rows, chunk.columns, record)
+    if not chunk.failures:
+        return lines
+    failures = [(f.row, stream.failure(f.row, f.cells, f.message, f.column)) for f in chunk.failures]
+    return [line for _, line in heapq.merge(zip(chunk.rows.tolist(), lines), failures, key=lambda pair: pair[0])]
 
 
 def first_nonfinite_row(record: Mapping[str, Any], rows: np.ndarray) -> int | None:

@@ -12,7 +12,11 @@ smoothly (its cotangent is zero), so the sweep skips it.
 
 Edge conventions follow PyTorch float64 (derivatives.yaml): abs'(0)=0, relu'(0)=0,
 d/dx x^0 = 0, the exponent's gradient of 0^y (y >= 0) is 0, atan2's at (0, 0) is 0,
-ties of max/min share the gradient evenly.
+ties of max/min share the gradient evenly. So do its nan and inf patterns: masks are
+selects (`where`), not products, wherever PyTorch selects (relu, max/min), and products
+wherever PyTorch multiplies (abs, pow's exponent); sign/floor/ceil pass an explicit zero
+cotangent on, so an infinite local derivative upstream still makes nan, as in PyTorch.
+tests/reference/torch_oracle.py compares the whole table with torch.
 """
 
 from __future__ import annotations
@@ -251,7 +255,8 @@ _TABLE: tuple[Primitive, ...] = (
     _binary("sub", np.subtract, lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g),
     _binary("mul", np.multiply, lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a),
     _binary("div", np.true_divide, lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b)),
-    _binary("pow", np.power, _pow_vjp_base, _pow_vjp_exponent, kink=lambda x, y: x == 0),
+    _binary("pow", np.power, _pow_vjp_base, _pow_vjp_exponent,
+            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y))),  # x^2 is smooth at 0, x^0.5 is not
     _unary("neg", np.negative, lambda op, g, ans, x: -g),
     _binary("matmul", np.matmul,
             lambda op, g, ans, a, b: op("matmul_grad_a", g, a, b),
@@ -286,7 +291,7 @@ _TABLE: tuple[Primitive, ...] = (
     _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x)),
     _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g),
     _binary("atan2", np.arctan2, _atan2_vjp(lambda x, y: x), _atan2_vjp(lambda x, y: -y),
-            kink=lambda y, x: (x == 0) & (y == 0)),
+            kink=lambda y, x: (y == 0) & (x <= 0)),  # the origin and the branch cut, where it jumps by 2 pi
     _binary("hypot", np.hypot, lambda op, g, ans, x, y: g * x / ans, lambda op, g, ans, x, y: g * y / ans,
             kink=lambda x, y: (x == 0) & (y == 0)),
     _binary("maximum", np.maximum,

@@ -2,7 +2,7 @@
 
 One loop over the instructions builds one string per slot. An operand that is not
 atomic is wrapped in parentheses, so the text never relies on precedence. A slot used
-more than once, or whose text grew long, becomes a definition (`_t12 = ...;`), which
+more than once, or whose text grew long, becomes a definition (`_t1 = ...`), which
 keeps the text linear in the program's size (no re-spelled shared subexpressions, no
 quadratic copying along deep chains).
 """
@@ -41,7 +41,7 @@ def to_text(program: Program) -> str:
         here = _spell(instruction, spelled)
         shared = uses[slot] > 1 and instruction.op not in (CONST, VAR)
         if (shared or len(here.text) > INLINE_LIMIT) and slot != program.output:
-            name = f"{prefix}{slot}"
+            name = f"{prefix}{len(lines) + 1}"
             lines.append(f"{name} = {here.text}")
             here = Spelled(name, True, True)
         spelled.append(here)

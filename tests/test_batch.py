@@ -12,6 +12,7 @@ import select
 import subprocess
 import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -167,7 +168,7 @@ def test_numeric_where_reads_only_plain_number_bindings():
         assert numeric_where(richer) is None, richer
 
 
-NAMES = st.sampled_from(["x", "y", "w", "pi", "sin", "e"])
+NAMES = st.sampled_from(["x", "y", "w", "z", "a", "pi", "sin", "e"])
 VALUES = st.one_of(st.floats(-1e6, 1e6).map(repr), st.sampled_from(["pi/4", "-0", ".5", "2e", "[1, 2]", "sin(1)", "y", "1,"]))
 CLAUSES = st.lists(st.tuples(NAMES, VALUES), min_size=0, max_size=3).map(
     lambda pairs: "" if not pairs else " where " + ", ".join(f"{name}={value}" for name, value in pairs))
@@ -178,8 +179,8 @@ def _compiled_or_error(compile_, text):
         compiled = compile_(text)
     except adcli.AdcliError as error:
         return ("error", error.message, error.span)
-    where = {name: float(value) if not hasattr(value, "shape") or value.shape == () else value.tolist()
-             for name, value in compiled.program.where.items()}
+    where = [(name, float(value) if np.ndim(value) == 0 else np.asarray(value).tolist())
+             for name, value in compiled.program.where.items()]
     return (compiled.text, compiled.variables, compiled.program.instructions, where)
 
 
@@ -270,3 +271,29 @@ def test_digits_apply_to_batch_records(cli):
     run = cli("eval", "-", "--digits", "3", "--format", "json", input="pi\n")
     assert records(run.stdout)[0]["value"] == 3.14
     assert math.isclose(records(cli("eval", "-", "--format", "json", input="pi\n").stdout)[0]["value"], math.pi)
+
+
+def test_one_decorator_line_opts_a_command_in():
+    """What hessian, jacobian or check do to take `-` and --file: @many_programs() in place of @click.argument."""
+    import click
+    from click.testing import CliRunner
+
+    from adcli.cli import _emit, _prepare, binding_options, many_programs, reports_errors
+    from adcli.records import hessian_outcome
+
+    @click.command()
+    @many_programs()
+    @binding_options
+    @reports_errors
+    def hessian_like(expr, at, seed, fmt, digits):
+        compiled, bindings = _prepare(expr, at, seed)
+        return _emit(hessian_outcome(compiled, bindings, None), fmt, digits)
+
+    runner = CliRunner()
+    batch_run = runner.invoke(hessian_like, ["-", "--format", "json"], input="x^2 y where x=1, y=2\nx^\n")
+    got = records(batch_run.stdout)
+    assert got[0]["hessian"] == [[4.0, 2.0], [2.0, 0.0]] and got[1]["line"] == 2 and "error" in got[1]
+    assert batch_run.exit_code == 1
+    one_shot = runner.invoke(hessian_like, ["x^3", "--at", "x=2", "--format", "json"])
+    assert json.loads(one_shot.stdout)["hessian"] == [[12.0]] and one_shot.exit_code == 0
+    assert runner.invoke(hessian_like, ["x^3", "--points", "-"], input="x\n1\n").exit_code == 2  # no such option

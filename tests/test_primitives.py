@@ -205,6 +205,38 @@ def test_broadcasting_primitives_are_sampled_with_broadcasting(name):
     assert any(len({np.shape(o.value if isinstance(o, Fixed) else o) for o in s.operands}) > 1 for s in SAMPLES[name])
 
 
+# -- kinks: where `adcli check` warns that finite differences mislead -------------------------
+
+# A point on each primitive's kink or domain edge: (operands, params)
+KNOWN_KINKS: dict[str, tuple[tuple, dict]] = {
+    "pow": ((0.0, 0.5), {}), "asin": ((1.0,), {}), "acos": ((-1.0,), {}), "acosh": ((1.0,), {}),
+    "atanh": ((-1.0,), {}), "log": ((0.0,), {}), "log2": ((0.0,), {}), "log10": ((0.0,), {}),
+    "log1p": ((-1.0,), {}), "sqrt": ((0.0,), {}), "cbrt": ((0.0,), {}), "abs": ((0.0,), {}),
+    "sign": ((0.0,), {}), "floor": ((3.0,), {}), "ceil": ((-2.0,), {}), "relu": ((0.0,), {}),
+    "atan2": ((0.0, -1.0), {}), "hypot": ((0.0, 0.0), {}), "maximum": ((1.5, 1.5), {}),
+    "minimum": ((-1.0, -1.0), {}), "norm": ((np.zeros(3),), {}),
+    "amax": ((np.array([[2.0, 2.0], [1.0, 0.0]]),), {"axis": 1}), "amin": ((np.array([0.5, 0.5, 1.0]),), {}),
+}
+
+
+def test_every_kink_has_a_known_point():
+    assert set(KNOWN_KINKS) == {name for name, p in PRIMITIVES.items() if p.kink is not None}
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_KINKS))
+def test_kink_is_flagged_on_it_and_not_at_the_samples(name):
+    kink = PRIMITIVES[name].kink
+    operands, params = KNOWN_KINKS[name]
+    assert np.any(kink(*operands, **params))
+    for s in SAMPLES[name]:
+        assert not np.any(kink(*Check.values(s.operands), **dict(s.params))), f"{name} sample {s} is smooth"
+
+
+def test_atan2_branch_cut_is_a_kink_but_not_the_positive_axis():
+    kink = PRIMITIVES["atan2"].kink
+    assert kink(0.0, -2.0) and kink(0.0, 0.0) and not kink(0.0, 2.0) and not kink(1e-300, -2.0)
+
+
 # -- one primitive as a program ---------------------------------------------------------------
 
 @dataclass

@@ -3,11 +3,13 @@ the unparser's round trip, and random text and bytes that must fail only as adcl
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +18,7 @@ from adcli.diagnostics import kinks
 from adcli.tape import forward
 from adcli.unparse import to_text
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VARIABLES = ("x", "y", "z")
 
 # Precedence levels of the grammar, loosest first; an operand below the level its place needs gets parentheses.
@@ -135,29 +137,55 @@ def leaves(definitions: tuple[str, ...]) -> st.SearchStrategy[Expr]:
     return st.one_of(st.sampled_from(names), st.sampled_from(NUMBERS).map(number), st.sampled_from(constants))
 
 
+def unary_call(function: str, children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    forward, into_domain = UNARY_FUNCTIONS[function]
+    return st.builds(lambda a, space: call(function, forward, into_domain(a), space=space),
+                     children, st.sampled_from(["", "", " "]))
+
+
+def binary_call(function: str, children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.builds(lambda a, b: call(function, BINARY_FUNCTIONS[function], a, b), children, children)
+
+
+def log_base(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.builds(lambda a, b: call("log", lambda u, v: math.log(u) / math.log(v), positive(a),
+                                       add(positive(b), "+", number("1"))), children, children)
+
+
+def integer_power(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.builds(lambda a, k, op: power(a, number(k), op), children, st.sampled_from(["2", "3"]),
+                     st.sampled_from(["^", "**"]))
+
+
+def real_power(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.builds(lambda a, b, op: power(positive(a).wrapped(), b, op), children, children,
+                     st.sampled_from(["^", "**"]))
+
+
+def reciprocal(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.builds(lambda a: power(a, negate(number("1"))), children)
+
+
+# Every function and power form of the language: name -> (strategy of subexpressions -> strategy of that form)
+FORMS: dict[str, Callable[[st.SearchStrategy[Expr]], st.SearchStrategy[Expr]]] = {
+    **{function: functools.partial(unary_call, function) for function in UNARY_FUNCTIONS},
+    **{function: functools.partial(binary_call, function) for function in BINARY_FUNCTIONS},
+    "log(a, base)": log_base, "a^k": integer_power, "a^b": real_power, "a^-1": reciprocal,
+}
+
+
 def extend(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
-    unary_call = st.builds(
-        lambda function, a, space: call(function, UNARY_FUNCTIONS[function][0], UNARY_FUNCTIONS[function][1](a),
-                                        space=space),
-        st.sampled_from(sorted(UNARY_FUNCTIONS)), children, st.sampled_from(["", "", " "]))
-    binary_call = st.builds(lambda function, a, b: call(function, BINARY_FUNCTIONS[function], a, b),
-                            st.sampled_from(sorted(BINARY_FUNCTIONS)), children, children)
-    log_base = st.builds(lambda a, b: call("log", lambda u, v: math.log(u) / math.log(v), positive(a),
-                                           add(positive(b), "+", number("1"))), children, children)
-    integer_power = st.builds(lambda a, k, op: power(a, number(k), op), children, st.sampled_from(["2", "3"]),
-                              st.sampled_from(["^", "**"]))
-    real_power = st.builds(lambda a, b, op: power(positive(a).wrapped(), b, op), children, children,
-                           st.sampled_from(["^", "**"]))
-    inverse = st.builds(lambda a: power(a, negate(number("1"))), children)
-    return st.one_of(
+    arithmetic = st.one_of(
         st.builds(add, children, st.sampled_from(["+", "-"]), children, spaces),
         st.builds(multiply, children, st.sampled_from(["*", "/", " ", " "]), children, spaces),
         st.builds(negate, children, st.sampled_from(["-", "-", "+"])),
-        unary_call, binary_call, log_base, integer_power, real_power, inverse,
         children.map(Expr.wrapped),
     )
+    forms = st.one_of([form(children) for form in FORMS.values()])
+    return st.one_of(arithmetic, arithmetic, forms)
 
 
+@functools.lru_cache(maxsize=None)  # building a strategy costs far more than drawing from it
 def expressions(definitions: tuple[str, ...] = ()) -> st.SearchStrategy[Expr]:
     return st.recursive(leaves(definitions), extend, max_leaves=10)
 
@@ -165,12 +193,28 @@ def expressions(definitions: tuple[str, ...] = ()) -> st.SearchStrategy[Expr]:
 @dataclass(frozen=True)
 class RandomProgram:
     text: str
-    fn: Callable[[Env], float]  # bindings -> value, with the text's where clause applied
-    where: dict
+    fn: Callable[[Env], float]  # the value, given every variable (where clause already applied)
+    where: dict  # the where clause's values
+
+    def value_at(self, bindings: Env) -> float:
+        """The value given bindings, the where clause winning, as NumPy computes it."""
+        with np.errstate(all="ignore"):
+            try:
+                return float(self.fn({**bindings, **self.where}))
+            except (ValueError, OverflowError, ZeroDivisionError):  # math.log or math.exp out of range
+                return math.nan
+
+
+def around(required: Expr, other: Expr, how: str) -> Expr:
+    """`required` alone, or combined with `other` by an operator."""
+    if how == "alone":
+        return required
+    return add(other, how, required) if how in "+-" else multiply(other, how, required)
 
 
 @st.composite
-def programs(draw) -> RandomProgram:
+def programs(draw, form: str | None = None) -> RandomProgram:
+    """Definitions, a final expression (holding `form` when given) and maybe a where clause."""
     defined: list[tuple[str, Expr]] = []
     lines = []
     for index in range(draw(st.integers(0, 2))):
@@ -181,14 +225,18 @@ def programs(draw) -> RandomProgram:
         lines.append(f"{label} = {body.text}" + draw(st.sampled_from([";", "\n", " ;\n"])) + comment)
         if comment:
             lines.append("\n")
-    final = draw(expressions(tuple(n for n, _ in defined)))
+    subexpressions = expressions(tuple(n for n, _ in defined))
+    final = draw(subexpressions)
+    if form is not None:
+        how = draw(st.sampled_from(["alone", "+", "-", "*", "/", " "]))
+        final = around(draw(FORMS[form](subexpressions)), final, how)
     where = draw(st.dictionaries(st.sampled_from(VARIABLES), st.sampled_from(["0.5", "-1.5", "2", "pi/4"]),
                                  max_size=2))
     clause = " where " + ", ".join(f"{k}={v}" for k, v in where.items()) if where else ""
     where_values = {k: adcli.evaluate(v) for k, v in where.items()}
 
-    def fn(bindings: Env) -> float:
-        env = {**bindings, **where_values}
+    def fn(variables: Env) -> float:
+        env = dict(variables)
         for label, body in defined:
             env[label] = body.fn(env)
         return final.fn(env)
@@ -196,15 +244,9 @@ def programs(draw) -> RandomProgram:
     return RandomProgram("".join(lines) + final.text + clause, fn, where_values)
 
 
-points = st.fixed_dictionaries({v: st.floats(-2.0, 2.0, allow_nan=False) for v in VARIABLES})
-
-
-def reference(program: RandomProgram, point: Env) -> float:
-    with np.errstate(all="ignore"):
-        try:
-            return float(program.fn(point))
-        except (ValueError, OverflowError, ZeroDivisionError):  # math.log or math.exp out of range
-            return math.nan
+# Zero, or magnitudes from 1e-3 to 2: tinier ones only meet 0 * inf = nan in a gradient, as in PyTorch.
+coordinates = st.one_of(st.just(0.0), st.floats(1e-3, 2.0), st.floats(-2.0, -1e-3))
+points = st.fixed_dictionaries({v: coordinates for v in VARIABLES})
 
 
 def close(a: float, b: float, tolerance: float) -> bool:
@@ -219,19 +261,33 @@ def five_point(f: Callable[[float], float], at: float, step: float) -> float:
 @SETTINGS
 @given(program=programs(), point=points)
 def test_random_program_value_and_gradient(program, point):
+    check_value_and_gradient(program, point)
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@settings(SETTINGS, max_examples=15)
+@given(data=st.data())
+def test_every_function_in_random_programs(form, data):
+    check_value_and_gradient(data.draw(programs(form), label="program"), data.draw(points, label="point"))
+
+
+def check_value_and_gradient(program: RandomProgram, point: Env) -> None:
+    """The value as NumPy computes it; each partial derivative as finite differences, where smooth."""
     compiled = adcli.compile(program.text)
-    expected = reference(program, point)
+    expected = program.value_at(point)
     assume(math.isfinite(expected) and abs(expected) < 1e8)
     value, grads = compiled.grad(**point)
     assert close(value, expected, 1e-12), (program.text, value, expected)
-    assert list(grads) == list(compiled.variables) + [v for v in VARIABLES if v not in compiled.variables]
+    assert list(grads) == list(compiled.variables) + [v for v in point if v not in compiled.variables]
     values = forward(compiled.program, compiled.inputs(point))
+    assume(all(np.all(np.isfinite(v)) for v in values))  # an inf on the way makes 0 * inf = nan, as in PyTorch
     assume(not kinks(compiled.program, values))
     for variable in VARIABLES:
         at = program.where.get(variable, point[variable])
 
         def along(t: float) -> float:
-            return reference(program, {**point, **program.where, variable: t})
+            return program.value_at({**point, variable: t}) if variable not in program.where else \
+                RandomProgram(program.text, program.fn, {**program.where, variable: t}).value_at(point)
 
         coarse, fine = five_point(along, at, 1e-3), five_point(along, at, 5e-4)
         assume(math.isfinite(coarse) and close(coarse, fine, 1e-6))  # smooth here, on the scale of the steps
@@ -282,7 +338,7 @@ def test_random_bytes_fail_only_as_adcli_errors(data, decoding):
     compiles_or_fails_cleanly(text)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # cli is stateless
 @given(text=st.one_of(st.text(alphabet=LANGUAGE_CHARACTERS, max_size=30), st.text(max_size=30)))
 def test_random_text_through_the_cli_never_prints_a_traceback(cli, text):
     assume(text != "-")  # `-` reads programs from standard input

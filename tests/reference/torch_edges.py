@@ -24,20 +24,14 @@ from adcli.parser import compile_program
 from adcli.program import CONST, VAR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from torch_oracle import Cbrt  # noqa: E402  (this directory is on sys.path)
+from torch_oracle import TORCH_UNARY  # noqa: E402  (this directory is on sys.path)
 from test_primitives import EDGE_CASES  # noqa: E402
 
-TORCH_OPS = {
-    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow, "neg": torch.neg,
-    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "asin": torch.asin, "acos": torch.acos,
-    "atan": torch.atan, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh, "asinh": torch.asinh,
-    "acosh": torch.acosh, "atanh": torch.atanh, "exp": torch.exp, "expm1": torch.expm1, "log": torch.log,
-    "log2": torch.log2, "log10": torch.log10, "log1p": torch.log1p, "sqrt": torch.sqrt, "cbrt": Cbrt.apply,
-    "abs": torch.abs, "sign": torch.sign, "floor": torch.floor, "ceil": torch.ceil, "sigmoid": torch.sigmoid,
-    "relu": torch.relu, "softplus": torch.nn.functional.softplus, "erf": torch.erf, "atan2": torch.atan2,
-    "hypot": torch.hypot, "maximum": torch.maximum, "minimum": torch.minimum,
-    "stack": lambda *xs: torch.stack(xs), "sum": torch.sum, "mean": torch.mean, "prod": torch.prod,
-    "norm": torch.linalg.vector_norm, "amax": torch.amax, "amin": torch.amin,
+TORCH_OPS = {  # adcli primitive name -> torch function
+    **TORCH_UNARY, "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
+    "neg": torch.neg, "atan2": torch.atan2, "hypot": torch.hypot, "maximum": torch.maximum,
+    "minimum": torch.minimum, "stack": lambda *xs: torch.stack(xs), "sum": torch.sum, "mean": torch.mean,
+    "prod": torch.prod, "norm": torch.linalg.vector_norm, "amax": torch.amax, "amin": torch.amin,
 }
 
 

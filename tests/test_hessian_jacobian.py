@@ -1,0 +1,245 @@
+"""`hessian` and `jacobian`: against central differences of the gradient / the value, symmetry, layout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import adcli
+from adcli import derivatives
+from adcli.tape import forward
+
+STEP = 1e-5
+
+
+def flat(inputs, wrt):
+    return np.concatenate([np.ravel(inputs[name]) for name in wrt])
+
+
+def unflatten(point, inputs, wrt):
+    moved, start = dict(inputs), 0
+    for name in wrt:
+        shape = np.shape(inputs[name])
+        size = int(np.prod(shape, dtype=int))
+        moved[name] = point[start:start + size].reshape(shape) if shape else point[start]
+        start += size
+    return moved
+
+
+def differences(function, inputs, wrt):
+    """Columns d function / d entry, by central differences over the flattened wrt entries."""
+    base = flat(inputs, wrt)
+    columns = []
+    for index in range(base.size):
+        up, down = base.copy(), base.copy()
+        up[index] += STEP
+        down[index] -= STEP
+        columns.append((function(unflatten(up, inputs, wrt)) - function(unflatten(down, inputs, wrt))) / (2 * STEP))
+    return np.array(columns)
+
+
+def hessian_by_differences(program, inputs, wrt):
+    def gradient(point):
+        _, grads = derivatives.value_and_gradients(program, point, wrt)
+        return flat(grads, wrt)
+
+    return differences(gradient, inputs, wrt).T
+
+
+# -- random smooth programs ---------------------------------------------------------------------
+
+SMOOTH = ["sin", "cos", "tanh", "atan", "sigmoid", "softplus", "erf", "exp"]
+
+
+@st.composite
+def smooth_programs(draw) -> str:
+    """Random smooth scalar programs of x, y, z (defined everywhere), built bottom-up as text."""
+    terms = ["x", "y", "z", "x y", "0.5 z"]
+    for _ in range(draw(st.integers(2, 9))):
+        a, b = draw(st.sampled_from(terms)), draw(st.sampled_from(terms))
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            terms.append(f"{draw(st.sampled_from(SMOOTH))}({a})")
+        elif kind == 1:
+            terms.append(f"({a}) {draw(st.sampled_from(['+', '-', '*']))} ({b})")
+        elif kind == 2:
+            terms.append(f"({a}) / (1 + ({b})^2)")
+        else:
+            terms.append(f"({a})^2")
+    return " + ".join(terms[-3:])
+
+
+points = st.floats(-1.5, 1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(smooth_programs(), points, points, points)
+def test_random_hessians_match_differences_and_are_symmetric(text, x, y, z):
+    program = adcli.compile(text).program
+    inputs = {"x": np.float64(x), "y": np.float64(y), "z": np.float64(z)}
+    wrt = ["x", "y", "z"]
+    value, grads, matrix = derivatives.hessian(program, inputs, wrt)
+    assert value == pytest.approx(float(forward(program, inputs)[program.output]))
+    np.testing.assert_allclose(matrix, matrix.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(matrix, hessian_by_differences(program, inputs, wrt), rtol=1e-5, atol=1e-6)
+
+
+ARRAY_CASES = [
+    ("sum(x^2)^2 * y", {"x": np.array([1.0, 2.0, -3.0]), "y": 0.5}, ["x", "y"]),
+    ("prod(x) + norm(x)^3 + sum(W @ x)^2", {"x": np.array([0.5, 1.5]), "W": np.array([[1.0, 2.0], [3.0, 4.0]])},
+     ["W", "x"]),
+    ("log(sum(exp(x)))", {"x": np.array([[0.1, -0.2], [0.3, 0.4]])}, ["x"]),
+    ("mean(sin(x) * y) + max(x)^2", {"x": np.array([0.5, 1.5, 1.0]), "y": np.array([[1.0], [2.0]])}, ["y", "x"]),
+    ("sum(x.T @ x) / (1 + sum(x)^2)", {"x": np.array([[1.0, 2.0], [3.0, 4.0]])}, ["x"]),
+    ("sum([x, 2x, x y] * z)", {"x": 0.3, "y": -1.2, "z": np.array([1.0, 2.0, 3.0])}, ["x", "y", "z"]),
+]
+
+
+@pytest.mark.parametrize("text, inputs, wrt", ARRAY_CASES, ids=[text for text, _, _ in ARRAY_CASES])
+def test_array_variables_flatten_in_c_order_and_concatenate_in_wrt_order(text, inputs, wrt):
+    program = adcli.compile(text).program
+    _, grads, matrix = derivatives.hessian(program, inputs, wrt)
+    total = sum(np.size(inputs[name]) for name in wrt)
+    assert matrix.shape == (total, total)
+    assert all(np.shape(grads[name]) == np.shape(inputs[name]) for name in wrt)
+    np.testing.assert_allclose(matrix, matrix.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(matrix, hessian_by_differences(program, inputs, wrt), rtol=1e-5, atol=1e-6)
+
+
+def test_hessian_of_a_quadratic_form_is_exact():
+    matrix = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 4.0]])
+    _, grads, hessian = derivatives.hessian(adcli.compile("x @ (A @ x) / 2").program,
+                                            {"x": np.array([1.0, -2.0, 0.5]), "A": matrix}, ["x"])
+    np.testing.assert_array_equal(hessian, matrix)
+    np.testing.assert_array_equal(grads["x"], matrix @ np.array([1.0, -2.0, 0.5]))
+
+
+def test_unused_variable_has_zero_rows_and_columns():
+    _, grads, hessian = derivatives.hessian(adcli.compile("x^3").program, {"x": 2.0, "y": np.zeros(2)}, ["y", "x"])
+    np.testing.assert_array_equal(hessian, [[0, 0, 0], [0, 0, 0], [0, 0, 12.0]])
+    assert grads["y"].tolist() == [0.0, 0.0]
+
+
+def test_equal_gradients_sharing_a_slot_still_get_their_own_rows():
+    _, _, hessian = derivatives.hessian(adcli.compile("(x + y)^2").program, {"x": 1.0, "y": 2.0}, ["x", "y"])
+    np.testing.assert_array_equal(hessian, [[2.0, 2.0], [2.0, 2.0]])
+
+
+# -- jacobian ---------------------------------------------------------------------------------
+
+JACOBIAN_CASES = [
+    ("[x*y, x+y, sin(x)]", {"x": 1.0, "y": 2.0}, ["x", "y"]),  # 2 inputs, 3 outputs: forward mode
+    ("W @ x + b", {"x": np.array([1.0, 2.0, 3.0]), "W": np.arange(6.0).reshape(2, 3), "b": np.array([1.0, -1.0])},
+     ["x", "W", "b"]),  # 11 inputs, 2 outputs: reverse mode
+    ("sin(x) * y", {"x": np.linspace(0, 1, 4), "y": np.array([[1.0], [2.0]])}, ["x", "y"]),  # 6 inputs, 8 outputs
+    ("x.T * 2 + sum(x)", {"x": np.arange(6.0).reshape(2, 3)}, ["x"]),
+    ("exp(x) / sum(exp(x))", {"x": np.array([0.5, -1.0, 2.0])}, ["x"]),
+    ("x^2 y", {"x": 3.0, "y": 2.0}, ["y"]),  # a scalar value: the Jacobian is the gradient
+    ("[[x, 2x], [x^2, x^3]] @ v", {"x": 1.5, "v": np.array([1.0, -1.0])}, ["x", "v"]),
+]
+
+
+@pytest.mark.parametrize("text, inputs, wrt", JACOBIAN_CASES, ids=[text for text, _, _ in JACOBIAN_CASES])
+def test_jacobians_match_differences(text, inputs, wrt):
+    program = adcli.compile(text).program
+    value, matrices = derivatives.jacobian(program, inputs, wrt)
+    for name in wrt:
+        assert matrices[name].shape == np.shape(value) + np.shape(inputs[name])
+
+        def entry_values(point):
+            return np.ravel(forward(program, point)[program.output])
+
+        columns = differences(entry_values, inputs, [name])  # (entries of name, entries of value)
+        expected = columns.T.reshape(np.shape(value) + np.shape(inputs[name]))
+        np.testing.assert_allclose(matrices[name], expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("text, inputs, wrt", JACOBIAN_CASES, ids=[text for text, _, _ in JACOBIAN_CASES])
+def test_forward_and_reverse_mode_agree(text, inputs, wrt):
+    program = adcli.compile(text).program
+    values = forward(program, inputs)
+    value_shape = np.shape(values[program.output])
+    sizes = [int(np.size(inputs[name])) for name in wrt]
+    by_tangents = derivatives._jacobian_forward(program, inputs, wrt, sizes, value_shape)
+    by_cotangents = derivatives._jacobian_reverse(program, values, inputs, wrt, value_shape)
+    for name in wrt:
+        np.testing.assert_allclose(by_tangents[name], by_cotangents[name], rtol=1e-12, atol=1e-14)
+
+
+def test_batched_forward_runs_non_elementwise_primitives_once_per_direction():
+    program = adcli.compile("sum(A @ x, axis=0) + x.T").program
+    inputs = {"A": np.array([[1.0, 2.0], [3.0, 4.0]]), "x": np.array([[0.5, 1.0], [2.0, 3.0]])}
+    batch = {"x": np.stack([inputs["x"], 2 * inputs["x"], -inputs["x"]])}
+    rows = derivatives.forward_batched(program, inputs, batch)[0]
+    for row, x in zip(rows, batch["x"]):
+        np.testing.assert_allclose(row, forward(program, {**inputs, "x": x})[program.output])
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def test_hessian_json_shape(cli):
+    run = cli("hessian", "x^2 y + sin(x y)", "--at", "x=1,y=2", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    record = run.json()
+    assert list(record) == ["expr", "value", "grad", "wrt", "hessian"]
+    assert record["wrt"] == ["x", "y"]
+    x, y = 1.0, 2.0
+    expected = [[2 * y - y * y * math.sin(x * y), 2 * x + math.cos(x * y) - x * y * math.sin(x * y)],
+                [2 * x + math.cos(x * y) - x * y * math.sin(x * y), -x * x * math.sin(x * y)]]
+    np.testing.assert_allclose(record["hessian"], expected, rtol=1e-12)
+    assert record["grad"] == pytest.approx({"x": 2 * x * y + y * math.cos(x * y), "y": x * x + x * math.cos(x * y)})
+
+
+def test_hessian_text_labels_rows_and_columns(cli):
+    run = cli("hessian", "sum(x^3) * y", "--at", "x=[1, 2]", "--at", "y=3")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "value    27.0",
+        "d/dx     [ 9.0, 36.0]",
+        "d/dy     9.0",
+        "hessian        x[0]  x[1]  y",
+        "         x[0]  18.0   0.0   3.0",
+        "         x[1]   0.0  36.0  12.0",
+        "         y      3.0  12.0   0.0",
+    ]
+
+
+def test_hessian_csv_and_plain(cli):
+    csv = cli("hessian", "x^2 y", "--at", "x=3,y=2", "--format", "csv")
+    assert csv.stdout.splitlines() == ["variable,grad,x,y", "x,12.0,4.0,6.0", "y,9.0,6.0,0.0"]
+    plain = cli("hessian", "x^2 y", "--at", "x=3,y=2", "--format", "plain", "--wrt", "y,x")
+    assert plain.stdout.split() == ["18.0", "9.0", "12.0", "0.0", "6.0", "6.0", "4.0"]
+
+
+def test_jacobian_json_shape_and_wrt(cli):
+    run = cli("jacobian", "W @ x", "--at", "W=[[1, 2], [3, 4]],x=[5, 6]", "--wrt", "x", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == {"expr": "W @ x", "value": [17.0, 39.0], "jacobian": {"x": [[1.0, 2.0], [3.0, 4.0]]}}
+
+
+def test_jacobian_csv_has_a_row_per_value_entry(cli):
+    run = cli("jacobian", "W @ x", "--at", "W=[[1, 2], [3, 4]],x=[5, 6]", "--format", "csv")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        'value,"d/dW[0,0]","d/dW[0,1]","d/dW[1,0]","d/dW[1,1]",d/dx[0],d/dx[1]',
+        "17.0,5.0,6.0,0.0,0.0,1.0,2.0",
+        "39.0,0.0,0.0,5.0,6.0,3.0,4.0",
+    ]
+
+
+def test_jacobian_text_and_plain(cli):
+    text = cli("jacobian", "[x*y, x+y]", "--at", "x=1,y=2")
+    assert text.stdout.splitlines() == ["value          [2.0, 3.0]", "jacobian d/dx  [2.0, 1.0]",
+                                        "jacobian d/dy  [1.0, 1.0]"]
+    plain = cli("jacobian", "[x*y, x+y]", "--at", "x=1,y=2", "--format", "plain")
+    assert plain.stdout.split() == ["2.0", "3.0", "2.0", "1.0", "1.0", "1.0"]
+
+
+def test_hessian_of_unbound_variable_is_an_error(cli):
+    run = cli("hessian", "x y", "--at", "x=1")
+    assert run.exit_code == 1
+    assert run.stderr.startswith("adcli: error: ") and "'y'" in run.stderr
