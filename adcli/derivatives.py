@@ -1,23 +1,23 @@
 """Derivatives built on the tape: gradients, derivative programs, nth derivatives, Hessians, Jacobians.
 
 Every derivative program starts from the reverse sweep recorded as a new program
-(`Tracer`). Further orders differentiate that recording again with a tangent sweep: a
-forward loop giving each slot its derivative along a direction. There is no second set
-of rules: a primitive's tangent rule is the transpose of its VJP (which is linear in the
-cotangent), obtained by recording the VJP with a symbolic cotangent and sweeping that
-small recording backwards. A tangent sweep reuses every node of the program it
-differentiates, and (with hash-consing) the tangents of nodes an earlier sweep already
-differentiated, so the nth derivative grows polynomially in n where nesting reverse
-sweeps grows exponentially.
+(`Tracer`). Further orders differentiate that recording with a tangent sweep: a forward
+loop giving each slot its derivative along a direction. There is no second set of rules:
+a primitive's tangent rule is the transpose of its VJP (which is linear in the
+cotangent), obtained once per primitive by recording the VJP with a symbolic cotangent
+and sweeping that small recording backwards. A tangent sweep reuses every slot of the
+program it differentiates and, through hash-consing, the tangents an earlier sweep
+already made, so the nth derivative grows polynomially in n where reverse sweeps nested
+n deep grow exponentially.
 
-Hessians and Jacobians evaluate one such program for all directions at once: the
-direction variables carry a leading axis, one entry per unit vector.
+Hessians and Jacobians sweep once for all their rows: the cotangents (or tangents) of all
+unit vectors travel together as one batch with a leading axis.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def direction_name(name: str) -> str:
     return f"tangent:{name}"
 
 
-# -- recording sweeps -------------------------------------------------------------------
+# -- recording reverse sweeps -------------------------------------------------------------------
 
 def _record_copy(program: Program, tracer: Tracer) -> list[Handle]:
     """Re-emit the program's instructions, as they are, into the tracer's builder."""
@@ -72,6 +72,8 @@ def _record_gradient(program: Program, handles: Sequence[Handle], tracer: Tracer
     return grads
 
 
+# -- tangent rules: each primitive's VJP, transposed ---------------------------------------
+
 def _placeholders(tracer: Tracer, arity: int) -> tuple[list[Handle], Handle]:
     """Variables a0, a1, ... for a primitive's operands and `ans` for its result."""
     operands = [tracer.handle(tracer.builder.var(f"a{i}")) for i in range(arity)]
@@ -87,7 +89,7 @@ def _vjp_recording(op: str, params: tuple, index: int, arity: int) -> Program:
     share = vjp_rule(op, index)(tracer, g, ans, *operands, **dict(params))
     if PRIMITIVES[op].broadcasts:
         share = tracer("sum_to_like", share, operands[index])
-    return builder.build((tracer._slot(share),), ())
+    return builder.build((share.payload,), ())
 
 
 def _replay(program: Program, tracer: Tracer, by_name: Mapping[str, Handle]) -> list[Handle]:
@@ -101,11 +103,6 @@ def _replay(program: Program, tracer: Tracer, by_name: Mapping[str, Handle]) -> 
         else:
             handles.append(tracer(op, *(handles[a] for a in args), **dict(params)))
     return handles
-
-
-@functools.lru_cache(maxsize=None)
-def _cached_tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | None:
-    return _tangent_rule(op, params, index, arity)
 
 
 class _TangentTracer(Tracer):
@@ -198,6 +195,11 @@ def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | N
     return builder.build((cotangents[g].payload,), ())
 
 
+@functools.lru_cache(maxsize=None)
+def _cached_tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | None:
+    return _tangent_rule(op, params, index, arity)
+
+
 def _tangent_share(tracer: Tracer, op: str, params: tuple, index: int, operands: Sequence[Handle], ans: Handle,
                    tangent: Handle) -> Handle | None:
     """J t for one operand of one instruction: its primitive's tangent rule, replayed."""
@@ -210,6 +212,8 @@ def _tangent_share(tracer: Tracer, op: str, params: tuple, index: int, operands:
     by_name = {f"a{i}": handle for i, handle in enumerate(operands)} | {"ans": ans, "t": tangent}
     return _replay(rule, tracer, by_name)[rule.output]
 
+
+# -- recording tangent sweeps -------------------------------------------------------------------
 
 def _record_tangents(program: Program, handles: Sequence[Handle], tracer: Tracer,
                      directions: Mapping[str, Handle]) -> list[Handle | None]:
@@ -266,8 +270,8 @@ def gradient_program(program: Program, wrt: Sequence[str], shapes: Shapes | None
 
 
 def _tangent_recording(program: Program, shapes: Shapes | None, directions: Mapping[str, str | None],
-                       ) -> tuple[ProgramBuilder, list[Handle], list[Handle]]:
-    """The program copied and its tangent sweep recorded: (builder, outputs, their tangents).
+                       ) -> tuple[ProgramBuilder, list[Handle]]:
+    """The program copied and its tangent sweep recorded: (builder, the outputs' tangents).
 
     `directions` maps a variable to the name of the variable holding its direction, or to
     None for all ones.
@@ -281,14 +285,12 @@ def _tangent_recording(program: Program, shapes: Shapes | None, directions: Mapp
             seeds[name] = tracer("broadcast_like", 1.0, variable) if direction is None else \
                 tracer.handle(builder.var(direction))
     tangents = _record_tangents(program, handles, tracer, seeds)
-    outputs = [handles[o] for o in program.outputs]
-    return builder, outputs, [_zeros_like(tracer, o) if tangents[s] is None else tangents[s]
-                              for s, o in zip(program.outputs, outputs)]
+    return builder, [_zeros_like(tracer, handles[o]) if tangents[o] is None else tangents[o] for o in program.outputs]
 
 
 def tangent_program(program: Program, name: str, shapes: Shapes | None = None) -> Program:
     """A program whose outputs are the derivatives of the program's outputs along `name` -> `name` + t (all ones)."""
-    builder, _, tangents = _tangent_recording(program, shapes, {name: None})
+    builder, tangents = _tangent_recording(program, shapes, {name: None})
     return builder.build(_payloads(tangents), program.variables, program.where)
 
 
@@ -386,11 +388,13 @@ def _rows(value: Any, count: int) -> np.ndarray:
 def _scalar_rows_apply(name: str, *operands: Any, **params: Any) -> Any:
     """batched_apply for programs whose forward values are all scalars: a batch is then just a
     1-D array (one scalar per direction) that NumPy's own broadcasting lines up, no Handles needed."""
+    primitive = PRIMITIVES[name]
+    if primitive.elementwise:
+        return primitive.forward(*operands, **params)
     if name in ("sum_to_like", "broadcast_like"):
         return operands[0]  # a scalar row's shape is the scalar's
-    primitive = PRIMITIVES[name]
     flags = [np.ndim(operand) > 0 for operand in operands]
-    if primitive.elementwise or not any(flags):
+    if not any(flags):
         return primitive.forward(*operands, **params)
     count = next(len(operand) for operand, flag in zip(operands, flags) if flag)
     return np.stack([primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **params)
@@ -445,15 +449,18 @@ def hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> 
     shapes = shapes_of(inputs)
     gradient = gradient_program(program, wrt, shapes)
     values = forward(gradient, inputs)
-    blocks, total = _unit_vectors([int(np.prod(shapes[name], dtype=int)) for name in wrt])
+    grads = {name: np.asarray(values[output], dtype=np.float64) for name, output in zip(wrt, gradient.outputs)}
+    value = forward(program, inputs)[program.output]
+    sizes = [int(np.prod(shapes[name], dtype=int)) for name in wrt]
+    blocks, total = _unit_vectors(sizes)
+    if total == 0:
+        return value, grads, np.zeros((0, 0))
     seeds: dict[int, np.ndarray] = {}
     for output, block, name in zip(gradient.outputs, blocks, wrt):
         seed = block.reshape((total,) + shapes[name])
         seeds[output] = seed if output not in seeds else seeds[output] + seed  # equal gradients share a slot
     rows = _reverse_batched(gradient, values, seeds, wrt, total)
-    matrix = np.concatenate([rows[name].reshape(total, -1) for name in wrt], axis=1) if wrt else np.zeros((0, 0))
-    grads = {name: np.asarray(values[output], dtype=np.float64) for name, output in zip(wrt, gradient.outputs)}
-    return forward(program, inputs)[program.output], grads, matrix
+    return value, grads, np.concatenate([rows[name].reshape(total, size) for name, size in zip(wrt, sizes)], axis=1)
 
 
 def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, np.ndarray]]:
@@ -464,18 +471,22 @@ def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) ->
     value = values[program.output]
     value_shape = np.shape(value)
     sizes = [int(np.size(inputs[name])) for name in wrt]
-    if sum(sizes) < int(np.prod(value_shape, dtype=int)):
+    outputs = int(np.prod(value_shape, dtype=int))
+    if not sum(sizes) or not outputs:
+        return value, {name: np.zeros(value_shape + np.shape(inputs[name])) for name in wrt}
+    if sum(sizes) < outputs:
         return value, _jacobian_forward(program, inputs, wrt, sizes, value_shape)
     return value, _jacobian_reverse(program, values, inputs, wrt, value_shape)
 
 
-def _jacobian_forward(program, inputs, wrt, sizes, value_shape) -> dict[str, np.ndarray]:
+def _jacobian_forward(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str], sizes: Sequence[int],
+                      value_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     directions = {name: direction_name(name) for name in wrt}
-    builder, _, tangents = _tangent_recording(program, _with_directions(shapes_of(inputs), directions), directions)
+    builder, tangents = _tangent_recording(program, _with_directions(shapes_of(inputs), directions), directions)
     jvp = builder.build(_payloads(tangents), program.variables + tuple(directions.values()), program.where)
     blocks, total = _unit_vectors(sizes)
     batch = {directions[name]: block.reshape((total,) + np.shape(inputs[name])) for name, block in zip(wrt, blocks)}
-    columns = forward_batched(jvp, inputs, batch)[0] if total else np.zeros((0,) + value_shape)
+    columns = forward_batched(jvp, inputs, batch)[0]  # (total, *value_shape)
     matrices, start = {}, 0
     for name, size in zip(wrt, sizes):
         block = np.moveaxis(np.broadcast_to(columns[start:start + size], (size,) + value_shape), 0, -1)
@@ -484,7 +495,8 @@ def _jacobian_forward(program, inputs, wrt, sizes, value_shape) -> dict[str, np.
     return matrices
 
 
-def _jacobian_reverse(program, values, inputs, wrt, value_shape) -> dict[str, np.ndarray]:
+def _jacobian_reverse(program: Program, values: Sequence[Any], inputs: Mapping[str, Any], wrt: Sequence[str],
+                      value_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     count = int(np.prod(value_shape, dtype=int))
     seeds = {program.output: np.eye(count).reshape((count,) + value_shape)}
     rows = _reverse_batched(program, values, seeds, wrt, count)

@@ -156,8 +156,8 @@ def prune(instructions: list[Instruction] | tuple[Instruction, ...], outputs: tu
                 needed[arg] = True
     renumber: dict[int, int] = {}
     kept: list[Instruction] = []
-    for slot, instruction in enumerate(instructions):
+    for slot, (op, args, params, span) in enumerate(instructions):
         if needed[slot]:
             renumber[slot] = len(kept)
-            kept.append(instruction._replace(args=tuple(renumber[a] for a in instruction.args)))
+            kept.append(Instruction(op, tuple(renumber[a] for a in args), params, span))
     return tuple(kept), tuple(renumber[slot] for slot in outputs)

@@ -211,9 +211,10 @@ class Tracer:
 
     def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
         builder = self.builder
-        slots = [self._slot(operand) for operand in operands]
+        slots = [operand.payload if isinstance(operand, Handle) else builder.const(operand, self.span)
+                 for operand in operands]
         constants = [builder.constant_value(slot) for slot in slots]
-        if all(c is not None for c in constants) and constants and name in PRIMITIVES:
+        if constants and all(c is not None for c in constants) and name in PRIMITIVES:
             with np.errstate(all="ignore"):
                 return Handle(self, builder.const(PRIMITIVES[name].forward(*constants, **params), self.span))
         simpler = _identity(name, slots, constants) if name in _IDENTITIES else \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -111,3 +112,11 @@ def test_errors_treat_matching_non_finite_entries_as_equal():
 def test_smooth_power_at_zero_does_not_warn(cli):
     run = cli("check", "x^2 + x^0 + y^3", "--at", "x=0,y=0", "--format", "json")
     assert run.exit_code == 0 and run.json()["warnings"] == []
+
+
+def test_many_programs_list_each_warning_once(cli):
+    run = cli("check", "-", "--at", "x=0", "--format", "json", input="abs(x)\nx^3\n")
+    assert run.exit_code == 0, run.stderr
+    first, second = (json.loads(line) for line in run.stdout.splitlines())
+    assert len(first["warnings"]) == 1 and second["warnings"] == []
+    assert run.stderr.count("adcli: warning: line 1: abs at column 1") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -108,6 +109,13 @@ def test_array_variables_flatten_in_c_order_and_concatenate_in_wrt_order(text, i
     assert all(np.shape(grads[name]) == np.shape(inputs[name]) for name in wrt)
     np.testing.assert_allclose(matrix, matrix.T, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(matrix, hessian_by_differences(program, inputs, wrt), rtol=1e-5, atol=1e-6)
+
+
+def test_reductions_of_scalars_run_once_per_row_inside_the_batched_sweep():
+    program = adcli.compile("sum(x^3) * prod(y^2) + mean(x y)").program
+    inputs = {"x": np.float64(0.7), "y": np.float64(-1.3)}
+    _, _, matrix = derivatives.hessian(program, inputs, ["x", "y"])
+    np.testing.assert_allclose(matrix, hessian_by_differences(program, inputs, ["x", "y"]), rtol=1e-6)
 
 
 def test_hessian_of_a_quadratic_form_is_exact():
@@ -243,3 +251,13 @@ def test_hessian_of_unbound_variable_is_an_error(cli):
     run = cli("hessian", "x y", "--at", "x=1")
     assert run.exit_code == 1
     assert run.stderr.startswith("adcli: error: ") and "'y'" in run.stderr
+
+
+def test_many_programs_one_record_each(cli):
+    run = cli("hessian", "-", "--at", "x=1,y=2", "--format", "json", input="x^2 y\nx y^3\n")
+    assert run.exit_code == 0, run.stderr
+    first, second = (json.loads(line) for line in run.stdout.splitlines())
+    assert first["line"] == 1 and first["hessian"] == [[4.0, 2.0], [2.0, 0.0]]
+    assert second["line"] == 2 and second["hessian"] == [[0.0, 12.0], [12.0, 12.0]]
+    jacobians = cli("jacobian", "-", "--at", "x=1,y=2", "--format", "json", input="[x, y^3]\n")
+    assert json.loads(jacobians.stdout)["jacobian"] == {"x": [1.0, 0.0], "y": [0.0, 12.0]}

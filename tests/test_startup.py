@@ -17,8 +17,10 @@ from adcli import parser as parser_module
 PACKAGE = Path(adcli.__file__).resolve().parent
 
 # Modules a one-shot `grad` at a scalar point has no use for, each worth a millisecond or
-# more of every start (numpy.random ~12 ms, importlib.resources ~10 ms, pathlib ~3 ms).
-NOT_AT_START = ("numpy.random", "importlib.resources", "zipfile", "pathlib", "difflib")
+# more of every start (numpy.random ~12 ms, importlib.resources ~10 ms, pathlib ~3 ms,
+# batch + points + descend ~4.5 ms).
+NOT_AT_START = ("numpy.random", "importlib.resources", "zipfile", "pathlib", "difflib",
+                "adcli.batch", "adcli.points", "adcli.descend")
 
 # Runs the command in a fresh interpreter and reports which modules adcli itself imported
 # (site hooks may import some of them before adcli does; those do not count).

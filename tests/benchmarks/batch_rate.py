@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from harness import REPO, Row, adcli_command, alternate, child_environment, missing_note, optional, process
+from harness import REPO, Row, adcli_command, alternate, child_environment, framework, missing_note, process
 
 X, Y = 0.7, 1.3
 TEMPLATES = [  # (adcli, Python)
@@ -71,8 +71,11 @@ def library_loop(lines: list[str]) -> Callable[[], None]:
     return lambda: [adcli.compile(line).grad(x=X, y=Y) for line in lines]
 
 
+FUNCTIONS = ("sin", "cos", "exp", "log", "sqrt", "tanh")  # what the templates call
+
+
 def torch_eval(lines: list[str], torch: Any) -> Callable[[], None]:
-    names = {name: getattr(torch, name) for name in ("sin", "cos", "exp", "log", "sqrt", "tanh")}
+    names = {name: getattr(torch, name) for name in FUNCTIONS}
 
     def run() -> None:
         for line in lines:
@@ -85,17 +88,27 @@ def torch_eval(lines: list[str], torch: Any) -> Callable[[], None]:
     return run
 
 
-def autograd_eval(lines: list[str], autograd: Any) -> Callable[[], None]:
-    import autograd.numpy as anp
-
-    names = {name: getattr(anp, name) for name in ("sin", "cos", "exp", "log", "sqrt", "tanh")}
+def functional_eval(lines: list[str], value_and_grad: Callable, math: Any) -> Callable[[], None]:
+    """`value_and_grad(f)(X, Y)` of each line, where f evaluates the line with `math`'s functions."""
+    names = {name: getattr(math, name) for name in FUNCTIONS}
 
     def run() -> None:
         for line in lines:
             code = compile(line, "<line>", "eval")
-            autograd.value_and_grad(lambda x, y: eval(code, {**names, "x": x, "y": y}), argnum=(0, 1))(X, Y)
+            value_and_grad(lambda x, y: eval(code, {**names, "x": x, "y": y}))(X, Y)
 
     return run
+
+
+def autograd_eval(lines: list[str], autograd: Any) -> Callable[[], None]:
+    import autograd.numpy as anp
+
+    return functional_eval(lines, lambda f: autograd.value_and_grad(f, argnum=(0, 1)), anp)
+
+
+def jax_eval(lines: list[str], jax: Any) -> Callable[[], None]:
+    """Eager, no jit: every line is a new function, and compiling each would cost far more."""
+    return functional_eval(lines, lambda f: jax.value_and_grad(f, argnums=(0, 1)), jax.numpy)
 
 
 def run(quick: bool) -> list[Row]:
@@ -114,14 +127,13 @@ def run(quick: bool) -> list[Row]:
             candidates["adcli"] = process([*adcli_command(), "grad", "-", "--format", "json", "--at", f"x={X},y={Y}"],
                                           stdin_path=path)
         candidates["ast.parse"] = lambda: [ast.parse(line, mode="eval") for line in python_lines]
-        frameworks = {"PyTorch": ("torch", torch_eval), "autograd": ("autograd", autograd_eval)}
-        for label, (module, make) in frameworks.items():
-            found = optional(module)
+        for label, make in {"PyTorch": torch_eval, "autograd": autograd_eval, "JAX": jax_eval}.items():
+            found = framework(label)
             if found:
                 candidates[label] = make(python_lines, found)
         seconds = alternate(candidates, repeats, warmup=0)
     sizes = {"Lark parse": count, "adcli": count, "library": eval_count, "ast.parse": eval_count,
-             "PyTorch": eval_count, "autograd": eval_count}
+             "PyTorch": eval_count, "autograd": eval_count, "JAX": eval_count}
     rates = {name: sizes[name] / time for name, time in seconds.items()}
     others = {label: rates.get(label, missing_note(label)) for label in ("PyTorch", "autograd", "JAX")}
     note = f"ast.parse {rates['ast.parse']:,.0f}/s; library loop (compile+grad) {rates['library']:,.0f}/s"

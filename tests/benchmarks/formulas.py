@@ -100,3 +100,22 @@ def autograd_runner(formula: Formula, autograd: Any) -> Callable[..., tuple[Any,
         return value, dict(zip(names, grads))
 
     return run
+
+
+def jax_runner(formula: Formula, jax: Any) -> Callable[..., tuple[Any, dict[str, Any]]]:
+    """Value and gradient with JAX: one jit-compiled VJP seeded with ones (inputs moved to JAX once, as torch.from_numpy shares them)."""
+    import jax.numpy as jnp
+
+    def value_and_grads(*arrays):
+        value, pullback = jax.vjp(lambda *a: formula.generic(jnp, *a), *arrays)
+        return value, pullback(jnp.ones_like(value))
+
+    compiled = jax.jit(value_and_grads)
+    moved: dict[int, Any] = {}
+
+    def run(**inputs):
+        arrays = [moved.setdefault(id(array), jnp.asarray(array)) for array in inputs.values()]
+        value, grads = jax.block_until_ready(compiled(*arrays))
+        return value, dict(zip(inputs, grads))
+
+    return run

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -58,6 +59,14 @@ def optional(module: str) -> Any | None:
         return importlib.import_module(module)
     except ImportError:
         return None
+
+
+def framework(label: str) -> Any | None:
+    """PyTorch, autograd or JAX (in float64, as every column here) when installed, else None."""
+    module = optional(OPTIONAL_FRAMEWORKS[label])
+    if module is not None and label == "JAX":
+        module.config.update("jax_enable_x64", True)
+    return module
 
 
 def framework_versions() -> dict[str, str]:
@@ -208,9 +217,11 @@ def table(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         target = "" if row.target is None else f"{row.target[0]} {row.target[1]:g}x " + ("✅" if row.met else "❌")
+        compared = not math.isnan(row.reference)
         cells = [
-            row.workload, show(row.adcli, row.unit), f"{row.reference_name}: {show(row.reference, row.unit)}",
-            f"{row.ratio:.2f}x", target, *(_other_cell(row, row.others.get(name, "")) for name in frameworks), row.note,
+            row.workload, show(row.adcli, row.unit),
+            f"{row.reference_name}: {show(row.reference, row.unit)}" if compared else "—",
+            f"{row.ratio:.2f}x" if compared else "—", target, *(_other_cell(row, row.others.get(name, "")) for name in frameworks), row.note,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

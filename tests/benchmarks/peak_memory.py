@@ -2,7 +2,7 @@
 
     python peak_memory.py CONTENDER FORMULA N
 
-CONTENDER is adcli, numpy-value, by-hand, PyTorch or autograd. The inputs are made and
+CONTENDER is adcli, numpy-value, by-hand, PyTorch, autograd or JAX. The inputs are made and
 the code paths warmed up on a small input first; then the kernel's peak counter is reset
 (Linux: /proc/self/clear_refs) and the run's peak is read back, results kept alive, as
 they are for a caller that uses them.
@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from formulas import FORMULAS, adcli_runner, autograd_runner, torch_runner  # noqa: E402
+from formulas import FORMULAS, adcli_runner, autograd_runner, jax_runner, torch_runner  # noqa: E402
+from harness import framework  # noqa: E402
 
 
 def _status_kib(field: str) -> int | None:
@@ -46,14 +47,9 @@ def runner(contender: str, key: str):
         return lambda **inputs: formula.value(*inputs.values())
     if contender == "by-hand":
         return lambda **inputs: formula.by_hand(*inputs.values())
-    if contender == "PyTorch":
-        import torch
-
-        return torch_runner(formula, torch)
-    if contender == "autograd":
-        import autograd
-
-        return autograd_runner(formula, autograd)
+    makers = {"PyTorch": torch_runner, "autograd": autograd_runner, "JAX": jax_runner}
+    if contender in makers:
+        return makers[contender](formula, framework(contender))
     raise SystemExit(f"unknown contender {contender!r}")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from formulas import FORMULAS, Formula, adcli_runner, autograd_runner, torch_runner
-from harness import Row, alternate, missing_note, optional, peak_extra_bytes
+from formulas import FORMULAS, Formula, adcli_runner, autograd_runner, jax_runner, torch_runner
+from harness import Row, alternate, framework, missing_note, peak_extra_bytes
 
-FRAMEWORKS = {"PyTorch": ("torch", torch_runner), "autograd": ("autograd", autograd_runner)}
+FRAMEWORKS = {"PyTorch": torch_runner, "autograd": autograd_runner, "JAX": jax_runner}
 
 
 def _contenders(formula: Formula) -> dict:
@@ -16,8 +16,8 @@ def _contenders(formula: Formula) -> dict:
         "NumPy value": lambda **inputs: formula.value(*inputs.values()),
         "by hand": lambda **inputs: formula.by_hand(*inputs.values()),
     }
-    for label, (module, make) in FRAMEWORKS.items():
-        found = optional(module)
+    for label, make in FRAMEWORKS.items():
+        found = framework(label)
         if found:
             contenders[label] = make(formula, found)
     return contenders
@@ -59,8 +59,7 @@ def memory_rows(quick: bool) -> list[Row]:
     n = 10**6 if quick else 10**7
     rows = []
     for formula in FORMULAS.values():
-        contenders = ["adcli", "numpy-value", "by-hand"] + [label for label, (module, _) in FRAMEWORKS.items()
-                                                            if optional(module)]
+        contenders = ["adcli", "numpy-value", "by-hand"] + [label for label in FRAMEWORKS if framework(label)]
         arrays = {name: peak_extra_bytes(name, formula.key, str(n)) / (8 * n) for name in contenders}
         rows.append(Row(f"peak extra memory, `{formula.text}`, N = 10^{len(str(n)) - 1}", "arrays of N",
                         arrays["adcli"], f"one array (floor: {1 + len(formula.variables)})", 1.0, ("<=", 3.0),

@@ -1,12 +1,13 @@
 """adcli's benchmark suite: adcli and its baselines side by side, as a table of ratios.
 
-    python tests/benchmarks/run.py            # everything (~10 minutes); writes tests/benchmarks/RESULTS.md
-    python tests/benchmarks/run.py --quick    # smaller sizes, fewer rounds (~1-2 minutes); prints only
+    python tests/benchmarks/run.py            # everything; writes tests/benchmarks/RESULTS.md
+    python tests/benchmarks/run.py --quick    # smaller sizes, fewer rounds; prints only
     python tests/benchmarks/run.py --only startup,points
 
-PyTorch, autograd and JAX columns appear when they are installed (`pip install
-'adcli[bench]'`); otherwise the column says so. Not collected by pytest: benchmarks
-print ratios, they do not pass or fail.
+On 2 cores the full run takes 20-30 minutes (the 1,000,000-term sum alone takes
+minutes), --quick 2-3. PyTorch, autograd and JAX columns appear when they are installed
+(`pip install 'adcli[bench]'`; qalc from the system's packages); otherwise the column
+says so. Not collected by pytest: benchmarks print ratios, they do not pass or fail.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 
@@ -43,6 +44,6 @@ def run(quick: bool) -> list[Row]:
         rows.append(Row("start-up, stretch: against qalc", "s", times["adcli"], "qalc diff(...)", times["qalc"],
                         ("<=", 1.0)))
     else:
-        rows.append(Row("start-up, stretch: against qalc", "s", times["adcli"], "qalc", float("nan"), None,
+        rows.append(Row("start-up, stretch: against qalc", "s", times["adcli"], "qalc", math.nan, None,
                         note="qalc not installed (apt-get install qalc)"))
     return rows
