@@ -349,6 +349,9 @@ def jacobian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str,
                      wrt: str | None) -> int:
     """Print the Jacobian of an array-valued EXPR: one matrix per variable, of shape value.shape + variable.shape.
 
+    All of it comes from one sweep: forward mode when the variables have fewer entries
+    than the value, reverse mode otherwise.
+
     \b
       adcli jacobian "[x*y, x+y, sin(x)]" --at x=1,y=2
     """
@@ -376,7 +379,7 @@ def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, di
 
     \b
       adcli check "x^2 y + sin(x y)" --at x=1,y=2
-      adcli check "exp(x) / sum(exp(x))" --at x=[1,2,3] --order 2
+      adcli check "log(sum(exp(x)))" --at x=[1,2,3] --order 2
     """
     compiled, bindings = _prepare(expr, at, seed)
     outcome = check_outcome(compiled, bindings, _wrt_names(wrt), order, rtol, atol)

@@ -138,6 +138,8 @@ def labelled_values(record: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
         elif key == "jacobian":
             for name, item in value.items():
                 yield f"jacobian d/d{name}", item
+        elif key == "finite_difference_hessian":
+            yield "fd hessian", value
         elif key == "derivative":
             order = record.get("order", 1)
             yield f"d^{order}/d{record.get('wrt')}^{order}", value
@@ -225,7 +227,7 @@ def render_csv(record: Mapping[str, Any], digits: int | None = None, inputs: Map
 
 # -- matrices: the Hessian as a labelled table, Jacobians as one CSV row per output entry ------
 
-MATRICES = ("hessian", "finite_difference_hessian")  # square, rows and columns labelled by the wrt entries
+MATRICES = ("hessian", "fd hessian")  # square, rows and columns labelled by the wrt entries
 
 
 def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -323,7 +325,8 @@ def _indented(text: str, indent: str) -> str:
 
 def _numeric_entries(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The record's labelled numbers (what CSV and plain print), without its strings and lists."""
-    return [(label, value) for label, value in labelled_values(record) if not isinstance(value, (str, bool, list, tuple))]
+    return [(label, value) for label, value in labelled_values(record)
+            if not isinstance(value, (str, bool, list, tuple))]
 
 
 def _json_key(key: str) -> str:

@@ -80,7 +80,8 @@ def check_pointwise(program: Program) -> None:
         raise ShapeError("the value is an array that does not depend on the points", program.text, None)
 
 
-def pointwise_inputs(compiled: Compiled, bindings: Mapping[str, Any], chunk: PointsChunk) -> tuple[Compiled, dict[str, Any]]:
+def pointwise_inputs(compiled: Compiled, bindings: Mapping[str, Any],
+                     chunk: PointsChunk) -> tuple[Compiled, dict[str, Any]]:
     """The chunk's columns plus every other value repeated at each point, so each point has its own gradient."""
     count = len(chunk.rows)
     for name in chunk.columns:
@@ -89,7 +90,8 @@ def pointwise_inputs(compiled: Compiled, bindings: Mapping[str, Any], chunk: Poi
 
     def spread(name: str, value: Any) -> np.ndarray:
         if np.ndim(value) != 0:
-            raise BindingError(f"with --points every value is one number per point, but '{name}' has shape {np.shape(value)}")
+            raise BindingError(f"with --points every value is one number per point, "
+                               f"but '{name}' has shape {np.shape(value)}")
         return np.broadcast_to(np.float64(value), (count,))
 
     where = {name: spread(name, value) for name, value in compiled.program.where.items()}

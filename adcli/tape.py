@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .primitives import PRIMITIVES
-from .program import CONST, VAR, Instruction, Program, ProgramBuilder
+from .program import COMMUTATIVE, CONST, VAR, Instruction, Program, ProgramBuilder
 
 Apply = Callable[..., Any]
 
@@ -223,7 +223,7 @@ class Tracer:
             return Handle(self, simpler)
         if name == "neg" and builder.instructions[slots[0]].op == "neg":
             return Handle(self, builder.instructions[slots[0]].args[0])
-        if name == "div" and self.reciprocals and constants[0] != 1.0:
+        if name == "div" and self.reciprocals and not _is_exactly(constants[0], 1.0):
             return self("mul", self.handle(slots[0]), self("div", 1.0, self.handle(slots[1])))
         if name in _SIGN_RULES:
             signed = [self._unsigned(slot) for slot in slots]
@@ -277,7 +277,6 @@ class Tracer:
 
 _SHAPE_IDENTITIES = frozenset(("sum_to_like", "broadcast_like", "where"))
 _IDENTITIES = {"mul": 1.0, "add": 0.0, "sub": 0.0, "div": 1.0}  # x op this == x
-_COMMUTES = frozenset(("mul", "add"))
 
 # For (first operand negated, second operand negated): (negate the result, swap operands, new op).
 _SIGN_RULES = {
@@ -291,13 +290,13 @@ _SIGN_RULES = {
 def _identity(name: str, slots: list[int], constants: list[Any]) -> int | None:
     """The operand that `name` would return unchanged (x*1, 1*x, x+0, 0+x, x-0, x/1)."""
     neutral = _IDENTITIES[name]
-    if _is_positive(constants[1], neutral):
+    if _is_exactly(constants[1], neutral):
         return slots[0]
-    if name in _COMMUTES and _is_positive(constants[0], neutral):
+    if name in COMMUTATIVE and _is_exactly(constants[0], neutral):
         return slots[1]
     return None
 
 
-def _is_positive(value: Any, number: float) -> bool:
+def _is_exactly(value: Any, number: float) -> bool:
     """value is the scalar `number` (+0.0, not -0.0, for zero: -0.0 + x is not x when x is -0.0)."""
     return isinstance(value, float) and value == number and math.copysign(1.0, value) > 0

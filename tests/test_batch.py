@@ -144,7 +144,8 @@ def test_wrt_and_order_apply_to_every_line(cli):
 
 def test_crlf_and_byte_order_mark_are_accepted(cli):
     run = cli("eval", "-", "--format", "json", input="\ufeffx^2 where x=3\r\n\r\n2*4\r\n")
-    assert [(r["line"], r["expr"], r["value"]) for r in records(run.stdout)] == [(1, "x^2 where x=3", 9.0), (3, "2*4", 8.0)]
+    got = [(r["line"], r["expr"], r["value"]) for r in records(run.stdout)]
+    assert got == [(1, "x^2 where x=3", 9.0), (3, "2*4", 8.0)]
 
 
 def test_undecodable_bytes_fail_only_their_line(tmp_path):
@@ -169,7 +170,8 @@ def test_numeric_where_reads_only_plain_number_bindings():
 
 
 NAMES = st.sampled_from(["x", "y", "w", "z", "a", "pi", "sin", "e"])
-VALUES = st.one_of(st.floats(-1e6, 1e6).map(repr), st.sampled_from(["pi/4", "-0", ".5", "2e", "[1, 2]", "sin(1)", "y", "1,"]))
+VALUES = st.one_of(st.floats(-1e6, 1e6).map(repr),
+                   st.sampled_from(["pi/4", "-0", ".5", "2e", "[1, 2]", "sin(1)", "y", "1,"]))
 CLAUSES = st.lists(st.tuples(NAMES, VALUES), min_size=0, max_size=3).map(
     lambda pairs: "" if not pairs else " where " + ", ".join(f"{name}={value}" for name, value in pairs))
 

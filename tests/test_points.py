@@ -181,7 +181,8 @@ def test_non_finite_warning_names_the_row(cli):
     assert [json.loads(line)["value"] for line in run.stdout.splitlines()] == [0.0, "nan", "-inf"]
 
 
-CELLS = st.one_of(st.floats(allow_nan=False, width=64).map(repr), st.sampled_from(["nan", "-inf", " 1 ", "1e3", ".5", "5."]))
+CELLS = st.one_of(st.floats(allow_nan=False, width=64).map(repr),
+                  st.sampled_from(["nan", "-inf", " 1 ", "1e3", ".5", "5."]))
 
 
 @settings(max_examples=40, deadline=None)

@@ -134,7 +134,8 @@ def point_rates(count: int, rounds: int, folder: Path) -> None:
         "adcli": process([*adcli_command(), "grad", FORMULA, "--points", str(path), "--format", "csv"]),
         "numpy": numpy_value_csv(path),
     }, max(1, rounds // 2), warmup=0)
-    print(f"points end to end, CSV in and out ({count:,}): adcli grad --points {count / seconds['adcli']:,.0f} points/s; "
+    print(f"points end to end, CSV in and out ({count:,}): "
+          f"adcli grad --points {count / seconds['adcli']:,.0f} points/s; "
           f"NumPy value only {count / seconds['numpy']:,.0f} points/s; "
           f"ratio adcli/NumPy {seconds['numpy'] / seconds['adcli']:.3f}")
 

@@ -13,6 +13,7 @@ says so. Not collected by pytest: benchmarks print ratios, they do not pass or f
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,14 +38,19 @@ SECTIONS = {
 RESULTS = HERE / "RESULTS.md"
 
 
-def report(rows: list[Row], facts: dict[str, str], quick: bool, seconds: float) -> str:
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
+
+
+def report(rows: list[Row], facts: dict[str, str], quick: bool, seconds: float, load: str) -> str:
     machine_line = "; ".join(f"{key} {value}" for key, value in facts.items())
     return "\n".join([
         "# adcli benchmark results",
         "",
         f"Machine: {machine_line}.",
         f"Run: `python tests/benchmarks/run.py{' --quick' if quick else ''}`, {time.strftime('%Y-%m-%d')}, "
-        f"{seconds:.0f} s. Each cell is the median of alternating rounds in one process run.",
+        f"{seconds:.0f} s, load average {load} at the start and {_load()} at the end. "
+        "Each cell is the median of alternating rounds in one process run.",
         "",
         "ratio = adcli / reference (times and memory: lower is better; lines/s: higher is better). "
         "Framework cells give their own number and adcli / that number.",
@@ -64,12 +70,12 @@ def main() -> None:
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}")
-    start = time.perf_counter()
+    start, load = time.perf_counter(), _load()
     rows: list[Row] = []
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.extend(SECTIONS[name](options.quick))
-    text = report(rows, machine(), options.quick, time.perf_counter() - start)
+    text = report(rows, machine(), options.quick, time.perf_counter() - start, load)
     print(text)
     destination = options.write or (None if options.quick or len(chosen) < len(SECTIONS) else RESULTS)
     if destination:
