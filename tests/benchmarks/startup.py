@@ -6,7 +6,7 @@ import math
 import shutil
 import sys
 
-from harness import Row, adcli_command, alternate, missing_note, optional, process
+from harness import Row, adcli_command, alternate, installed, missing_note, process
 
 EXPR, POINT = "(sqrt(x)+1)^3", "x=2"
 
@@ -31,7 +31,7 @@ def run(quick: bool) -> list[Row]:
     qalc = shutil.which("qalc")
     if qalc:
         candidates["qalc"] = process([qalc, "diff((sqrt(x)+1)^3, x, 1, 2)"])
-    frameworks = {label: code for label, (module, code) in ONE_SHOT.items() if optional(module)}
+    frameworks = {label: code for label, (module, code) in ONE_SHOT.items() if installed(module)}
     for label, code in frameworks.items():
         candidates[label] = process([sys.executable, "-c", code])
     times = alternate(candidates, repeats)
