@@ -23,7 +23,8 @@ import numpy as np
 
 from .primitives import PRIMITIVES
 from .program import CONST, LEAVES, VAR, Program, ProgramBuilder
-from .tape import Handle, Tracer, backward, depends_on, forward, numeric_gradients, vjp_rule
+from .tape import (Handle, Tracer, backward, chunked_value_and_gradients, depends_on, forward,
+                   numeric_gradients, vjp_rule)
 
 Shapes = Mapping[str, tuple[int, ...]]
 
@@ -432,12 +433,16 @@ def _unit_vectors(sizes: Sequence[int]) -> tuple[list[np.ndarray], int]:
 
 def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The output's value and d(sum of output)/d(name) for each name (zeros for unused ones)."""
-    values = forward(program, inputs)
-    grads = numeric_gradients(program, values, wrt)
+    chunked = chunked_value_and_gradients(program, inputs, wrt)  # many points: cache-sized chunks, 2 threads
+    if chunked is not None:
+        value, grads = chunked
+    else:
+        values = forward(program, inputs)
+        value, grads = values[program.output], numeric_gradients(program, values, wrt)
     for name, grad in grads.items():
         if grad is None:
             grads[name] = np.zeros_like(inputs[name], dtype=np.float64)
-    return values[program.output], grads
+    return value, grads
 
 
 def hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any], np.ndarray]:

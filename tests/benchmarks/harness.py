@@ -43,7 +43,8 @@ class Row:
     reference_name: str
     reference: float
     target: tuple[str, float] | None = None  # ("<=", 1.0): adcli / reference must be <= 1.0
-    others: dict[str, float | str] = field(default_factory=dict)  # framework -> measure, or why absent
+    # framework -> its measure, or (its measure, adcli / it measured beside it in one process), or why absent
+    others: dict[str, float | tuple[float, float] | str] = field(default_factory=dict)
     note: str = ""
 
     @property
@@ -148,16 +149,16 @@ def adcli_command() -> list[str]:
 
 # -- memory ------------------------------------------------------------------------------
 
-PEAK_CHILD = HERE / "peak_memory.py"
+POINTS_CHILD = HERE / "points_child.py"
 
 
-def peak_extra_bytes(*arguments: str) -> float:
-    """Peak resident memory a workload adds, measured in a fresh process by peak_memory.py."""
-    completed = subprocess.run([sys.executable, str(PEAK_CHILD), *arguments], capture_output=True, text=True,
+def points_child(*arguments: str) -> dict[str, float]:
+    """Run points_child.py in a fresh process (see there) and return its JSON answer."""
+    completed = subprocess.run([sys.executable, str(POINTS_CHILD), *arguments], capture_output=True, text=True,
                                env=child_environment())
     if completed.returncode != 0:
-        raise RuntimeError(f"peak_memory.py {' '.join(arguments)} failed: {completed.stderr[-800:]}")
-    return float(json.loads(completed.stdout.strip().splitlines()[-1])["extra_bytes"])
+        raise RuntimeError(f"points_child.py {' '.join(arguments)} failed: {completed.stderr[-800:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 # -- the machine and the table -----------------------------------------------------------
@@ -215,10 +216,11 @@ def show(value: float, unit: str) -> str:
     return f"{value:.2f}"
 
 
-def _other_cell(row: Row, value: float | str) -> str:
+def _other_cell(row: Row, value: float | tuple[float, float] | str) -> str:
     if isinstance(value, str):
         return value
-    return f"{show(value, row.unit)} ({row.adcli / value:.2f}x)"
+    measure, ratio = value if isinstance(value, tuple) else (value, row.adcli / value)
+    return f"{show(measure, row.unit)} ({ratio:.2f}x)"
 
 
 def table(rows: Sequence[Row]) -> str:

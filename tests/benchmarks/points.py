@@ -1,68 +1,69 @@
-"""Value + gradient over many points (the library's `compile(f).grad(x=array)`) against NumPy's value-only time F, and peak memory."""
+"""Value + gradient over many points (the library's `compile(f).grad(x=array)`) against NumPy's value-only time F, and peak memory.
+
+Every comparison runs in its own process (points_child.py): at 10^7 points one
+contender's arrays and threads would otherwise slow the next one's (seen: 2-3x).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from formulas import FORMULAS, Formula, adcli_runner, autograd_runner, jax_runner, torch_runner
-from harness import Row, alternate, framework, missing_note, peak_extra_bytes
+from formulas import FORMULAS, Formula, adcli_runner
+from harness import OPTIONAL_FRAMEWORKS, Row, installed, missing_note, points_child
 
-FRAMEWORKS = {"PyTorch": torch_runner, "autograd": autograd_runner, "JAX": jax_runner}
-
-
-def _contenders(formula: Formula) -> dict:
-    contenders = {
-        "adcli": adcli_runner(formula),
-        "NumPy value": lambda **inputs: formula.value(*inputs.values()),
-        "by hand": lambda **inputs: formula.by_hand(*inputs.values()),
-    }
-    for label, make in FRAMEWORKS.items():
-        found = framework(label)
-        if found:
-            contenders[label] = make(formula, found)
-    return contenders
+FRAMEWORKS = [label for label, module in OPTIONAL_FRAMEWORKS.items() if installed(module)]
 
 
-def _disagreement(formula: Formula, contenders: dict) -> str:
+def _disagreement(formula: Formula) -> str:
     """A note when adcli's numbers differ from the hand-written derivative (a benchmark must not time wrong answers)."""
     inputs = formula.inputs(10_001)
-    value, grads = contenders["adcli"](**inputs)
+    value, grads = adcli_runner(formula)(**inputs)
     expected_value, expected_grads = formula.by_hand(*inputs.values())
     close = np.allclose(value, expected_value, rtol=1e-12) and all(
         np.allclose(grads[name], expected_grads[name], rtol=1e-10, atol=1e-12) for name in formula.variables)
     return "" if close else "MISMATCH with the hand-written derivative"
 
 
-def _others(values: dict, labels) -> dict:
-    return {label: values.get(label, missing_note(label)) for label in labels}
+def _frameworks(measure) -> dict:
+    """Each framework's number and adcli's ratio to it, measured side by side; a note for absent ones."""
+    found = {label: measure(label) for label in FRAMEWORKS}
+    return {label: found.get(label, missing_note(label)) for label in OPTIONAL_FRAMEWORKS}
+
+
+def _power(n: int) -> str:
+    return f"10^{len(str(n)) - 1}"
 
 
 def time_rows(quick: bool) -> list[Row]:
     sizes = (10**6,) if quick else (10**6, 10**7)
     rows = []
     for n in sizes:
-        repeats = 3 if (quick or n == 10**7) else 7
+        repeats = str(3 if (quick or n == 10**7) else 7)
         for formula in FORMULAS.values():
-            contenders = _contenders(formula)
-            inputs = formula.inputs(n)
-            seconds = alternate({name: (lambda run=run: run(**inputs)) for name, run in contenders.items()}, repeats)
-            note = f"by hand (value + derivative): {seconds['by hand'] / seconds['NumPy value']:.2f} F"
-            mismatch = _disagreement(formula, contenders)
-            rows.append(Row(f"points: value + grad of `{formula.text}`, N = 10^{len(str(n)) - 1}", "s",
-                            seconds["adcli"], "NumPy value-only F", seconds["NumPy value"], ("<=", 1.0),
-                            _others(seconds, ("PyTorch", "autograd", "JAX")), "; ".join(filter(None, [note, mismatch]))))
-            del inputs
+            base = points_child("time", formula.key, str(n), repeats, "adcli", "numpy-value", "by-hand")
+
+            def beside(label: str) -> tuple[float, float]:
+                pair = points_child("time", formula.key, str(n), repeats, "adcli", label)
+                return pair[label], pair["adcli"] / pair[label]
+
+            note = f"by hand (value + derivative): {base['by-hand'] / base['numpy-value']:.2f} F"
+            rows.append(Row(f"points: value + grad of `{formula.text}`, N = {_power(n)}", "s", base["adcli"],
+                            "NumPy value-only F", base["numpy-value"], ("<=", 1.0), _frameworks(beside),
+                            "; ".join(filter(None, [note, _disagreement(formula)]))))
     return rows
 
 
 def memory_rows(quick: bool) -> list[Row]:
     n = 10**6 if quick else 10**7
+
+    def arrays(contender: str, key: str) -> float:
+        return points_child("memory", contender, key, str(n))["extra_bytes"] / (8 * n)
+
     rows = []
     for formula in FORMULAS.values():
-        contenders = ["adcli", "numpy-value", "by-hand"] + [label for label in FRAMEWORKS if framework(label)]
-        arrays = {name: peak_extra_bytes(name, formula.key, str(n)) / (8 * n) for name in contenders}
-        rows.append(Row(f"peak extra memory, `{formula.text}`, N = 10^{len(str(n)) - 1}", "arrays of N",
-                        arrays["adcli"], f"one array (floor: {1 + len(formula.variables)})", 1.0, ("<=", 3.0),
-                        _others(arrays, ("PyTorch", "autograd", "JAX")),
-                        f"NumPy value-only {arrays['numpy-value']:.1f}, by hand {arrays['by-hand']:.1f} arrays"))
+        rows.append(Row(f"peak extra memory, `{formula.text}`, N = {_power(n)}", "arrays of N",
+                        arrays("adcli", formula.key), f"one array (floor: {1 + len(formula.variables)})", 1.0,
+                        ("<=", 3.0), _frameworks(lambda label: arrays(label, formula.key)),
+                        f"NumPy value-only {arrays('numpy-value', formula.key):.1f}, "
+                        f"by hand {arrays('by-hand', formula.key):.1f} arrays"))
     return rows
