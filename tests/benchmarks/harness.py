@@ -164,9 +164,11 @@ def points_child(*arguments: str) -> dict[str, float]:
 # -- the machine and the table -----------------------------------------------------------
 
 def machine() -> dict[str, str]:
+    import adcli
     import numpy
 
     facts = {
+        "adcli": f"{adcli.__version__} from {Path(adcli.__file__).parent}",
         "CPU": _cpu_model(),
         "nproc": str(os.cpu_count()),
         "OS": f"{platform.system()} {platform.release()}",
