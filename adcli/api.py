@@ -78,7 +78,14 @@ class Compiled:
         """--wrt order when given, else first appearance, then bound names the program does not use."""
         if wrt is None:
             return list(self.variables) + [name for name in inputs if name not in self.variables]
+        if not wrt:
+            raise NamingError("--wrt names no variable")
+        repeated = sorted({name for name in wrt if list(wrt).count(name) > 1})
+        if repeated:
+            raise NamingError(f"--wrt names '{repeated[0]}' more than once")
         for name in wrt:
+            if name in CONSTANTS:
+                raise NamingError(f"cannot differentiate with respect to '{name}': it is a constant")
             if name not in inputs:
                 raise NamingError(f"cannot differentiate with respect to '{name}': it has no value{suggestion(name, inputs)}")
         return list(wrt)

@@ -12,6 +12,7 @@ import functools
 import inspect
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
@@ -53,7 +54,7 @@ def binding_options(command: Callable) -> Callable:
         click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
                      help="Bind a variable: a number, a constant expression (pi/4, [1, 2], linspace(0, 1, 5)) "
                           "or @file (.npy .csv .txt .json). Repeatable; NAME=V,NAME2=V2 also works."),
-        click.option("--seed", type=int, default=None, help="Seed for rand(...) and randn(...) in --at values."),
+        click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for rand(...) and randn(...) in --at values."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="text for people, json (one object per result), csv, plain (numbers only)."),
         click.option("--digits", type=click.IntRange(1, 17), default=None,
@@ -270,6 +271,8 @@ def main() -> None:
 
     Values and gradients follow PyTorch float64. Run `adcli COMMAND --help` for each command.
     """
+    # NumPy's own RuntimeWarnings ("Mean of empty slice") would bypass adcli's warnings.
+    warnings.simplefilter("ignore", RuntimeWarning)
 
 
 @main.command("eval")

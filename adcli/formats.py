@@ -209,6 +209,10 @@ def csv_columns(record: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
         listed = ", ".join(f"'{label}' has {length}" for label, length in lengths.items())
         raise ValueError(f"CSV needs its 1-D columns to have one length ({listed}); use --format json for this result")
     rows = max(lengths.values(), default=1)
+    totals = [label for label, v in columns.items() if label.startswith("d/d") and np.ndim(v) == 0]
+    if rows > 1 and totals:
+        raise ValueError(f"'{totals[0]}' is one total over all {rows} rows, not a value per row; "
+                         "use --format json or text for this result")
     return {label: np.broadcast_to(np.asarray(v), (rows,)) for label, v in columns.items()}
 
 

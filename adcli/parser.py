@@ -26,6 +26,7 @@ from .tape import forward
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 KEYWORDS = {"axis"}
+CONSTRUCTOR_NAMES = frozenset(("linspace", "arange", "zeros", "ones", "rand", "randn"))  # bindings.constructors
 
 
 class Node(NamedTuple):
@@ -140,7 +141,9 @@ class _Compiler(Transformer):
         if name not in FUNCTIONS:
             known = set(FUNCTIONS) | set(self.constructors or ())
             close = suggestion(name, known)
-            if close:
+            if name in CONSTRUCTOR_NAMES:
+                message = f"{name}(...) makes a value: use it in --at (--at x={name}(...)), not in the expression"
+            elif close:
                 message = f"unknown function '{name}'{close}"
             elif name in CONSTANTS or name in self.definitions or self.constructors is None:
                 message = f"'{name}' is not a function; for a product write '{name}*(...)'"
@@ -158,6 +161,8 @@ class _Compiler(Transformer):
         params = []
         for keyword in keywords:
             key = str(keyword.name)
+            if any(key == given for given, _ in params):
+                raise self._error(NamingError, f"{name} got the keyword '{key}' twice", keyword.name)
             if key not in KEYWORDS or primitive not in REDUCTIONS:
                 allowed = f"; {name} takes axis=" if primitive in REDUCTIONS else ""
                 raise self._error(NamingError, f"{name} has no keyword '{key}'{allowed}", keyword.name)

@@ -14,7 +14,7 @@ from . import checking, derivatives
 from .api import Compiled
 from .diagnostics import nonfinite_warning
 from .errors import NamingError
-from .tape import forward, numeric_gradients
+from .tape import forward
 
 
 @dataclass
@@ -40,13 +40,11 @@ def grad_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[
     inputs = compiled.inputs(bindings)
     names = compiled.gradient_order(inputs, wrt)
     program = compiled.program
-    values = forward(program, inputs)
-    grads = numeric_gradients(program, values, names)
-    for name in names:
-        if grads[name] is None:
-            grads[name] = np.zeros_like(inputs[name], dtype=np.float64)
-    record = {"expr": compiled.text, "value": values[program.output], "grad": grads}
-    return Outcome(record, _warnings(program, values, grads))
+    value, grads = derivatives.value_and_gradients(program, inputs, names)  # chunked over many points
+    record = {"expr": compiled.text, "value": value, "grad": grads}
+    if all(np.all(np.isfinite(result)) for result in (value, *grads.values())):
+        return Outcome(record)
+    return Outcome(record, _warnings(program, forward(program, inputs), grads))  # rare: find the culprit
 
 
 def derivative_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None, order: int) -> Outcome:

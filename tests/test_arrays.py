@@ -327,12 +327,20 @@ def test_json_output_is_nested_lists_with_nonfinite_strings(cli):
 
 
 def test_csv_output_one_row_per_element_with_inputs_value_and_derivatives(cli):
-    run = cli("grad", "x * y + c", "--at", "x=[1, 2, 3]", "--at", "y=[4, 5, 6]", "--at", "c=2", "--format", "csv")
+    run = cli("grad", "x * y + c", "--at", "x=[1, 2, 3]", "--at", "y=[4, 5, 6]", "--at", "c=2", "--wrt", "x,y",
+              "--format", "csv")
     assert run.exit_code == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0] == "x,y,c,value,d/dx,d/dy,d/dc"
+    assert lines[0] == "x,y,c,value,d/dx,d/dy"
     rows = [[float(cell) for cell in line.split(",")] for line in lines[1:]]
-    assert rows == [[x, y, 2.0, x * y + 2, y, x, 3.0] for x, y in zip([1, 2, 3], [4, 5, 6])]
+    assert rows == [[x, y, 2.0, x * y + 2, y, x] for x, y in zip([1, 2, 3], [4, 5, 6])]
+
+
+def test_csv_refuses_a_scalar_variables_total_gradient_beside_rows(cli):
+    # d/dc is the sum over all rows (3.0): repeating it on each row would read as a per-row value.
+    run = cli("grad", "x * y + c", "--at", "x=[1, 2, 3]", "--at", "y=[4, 5, 6]", "--at", "c=2", "--format", "csv")
+    assert run.exit_code == 1 and run.stdout == ""
+    assert "'d/dc' is one total over all 3 rows" in run.stderr
 
 
 @pytest.mark.parametrize("bindings", [["x=[[1, 2], [3, 4]]"], ["x=[1, 2, 3]", "y=[1, 2]"]])

@@ -9,6 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
+from adcli import bindings
+
 
 def value_of(cli, *at: str, seed: int | None = None):
     """The bound value of v, through `adcli eval v --at ... --format json`."""
@@ -125,9 +127,14 @@ def test_constructor_errors(cli, text, words):
     assert "^" in stderr  # a caret under the call
 
 
-def test_negative_seed_is_an_error(cli):
+def test_negative_seed_is_command_line_misuse(cli):
     run = cli("eval", "v", "--at", "v=rand(2)", "--seed", "-1")
-    assert run.exit_code == 1 and "--seed" in run.stderr
+    assert run.exit_code == 2 and "--seed" in run.stderr
+
+
+def test_constructor_names_match_the_parsers_list():
+    from adcli.parser import CONSTRUCTOR_NAMES
+    assert set(bindings.constructors(lambda: None)) == CONSTRUCTOR_NAMES
 
 
 # -- @files --------------------------------------------------------------------------------
