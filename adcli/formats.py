@@ -273,7 +273,7 @@ def matrix_csv_columns(record: Mapping[str, Any]) -> dict[str, list]:
     for name, matrix in record["jacobian"].items():
         matrix = np.asarray(matrix, dtype=np.float64)
         shape = matrix.shape[np.ndim(record["value"]):]
-        flat = matrix.reshape(value.size, -1)
+        flat = matrix.reshape(value.size, int(np.prod(shape)))
         for j, label in enumerate(entry_labels(name, shape)):
             columns[f"d/d{label}"] = list(flat[:, j])
     return columns

@@ -82,6 +82,10 @@ def shape_error(program: Program, slot: int, values: Sequence[Any], error: Excep
     detail = str(error).split("\n")[0]
     if "axis" in detail:
         message = f"{label}: {detail}"
+    elif "zero-size array" in detail:
+        message = f"{label}: the array {shapes} is empty"
+    elif "maximum supported dimension" in detail:
+        message = f"{label}: the result would have more dimensions than NumPy supports"
     else:
         message = f"{label}: operands of shapes {shapes} do not fit together"
     return ShapeError(message, program.text, instruction.span)

@@ -43,3 +43,15 @@ def test_numpy_runtime_warnings_do_not_leak(cli):
     run = cli("eval", "mean(x)", "--at", "x=zeros(0)", "--format", "plain")
     assert run.exit_code == 0
     assert "RuntimeWarning" not in run.stderr and run.stdout.strip() == "nan"
+
+
+def test_reduction_of_an_empty_array_says_so(cli):
+    run = cli("eval", "max(x)", "--at", "x=zeros(0)")
+    assert run.exit_code == 1
+    assert run.stderr.startswith("adcli: error: max: the array (0,) is empty (at column 1)")
+
+
+def test_empty_jacobian_in_csv_is_just_a_header(cli):
+    run = cli("jacobian", "x", "--at", "x=zeros(0)", "--format", "csv")
+    assert run.exit_code == 0 and "Traceback" not in run.stderr
+    assert run.stdout.splitlines() == ["value"]
