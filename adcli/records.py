@@ -29,6 +29,13 @@ def _warnings(program, values, grads) -> list[str]:
     return [warning] if warning else []
 
 
+def _warnings_if_nonfinite(program, inputs, value, grads=None) -> list[str]:
+    """The nan/inf warning, re-running the forward sweep only when a result is not finite (rare)."""
+    if all(np.all(np.isfinite(result)) for result in (value, *(grads or {}).values())):
+        return []
+    return _warnings(program, forward(program, inputs), grads)
+
+
 def eval_outcome(compiled: Compiled, bindings: Mapping[str, Any]) -> Outcome:
     inputs = compiled.inputs(bindings)
     values = forward(compiled.program, inputs)
@@ -42,9 +49,7 @@ def grad_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[
     program = compiled.program
     value, grads = derivatives.value_and_gradients(program, inputs, names)  # chunked over many points
     record = {"expr": compiled.text, "value": value, "grad": grads}
-    if all(np.all(np.isfinite(result)) for result in (value, *grads.values())):
-        return Outcome(record)
-    return Outcome(record, _warnings(program, forward(program, inputs), grads))  # rare: find the culprit
+    return Outcome(record, _warnings_if_nonfinite(program, inputs, value, grads))
 
 
 def derivative_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None, order: int) -> Outcome:
@@ -74,16 +79,15 @@ def hessian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequen
     names = compiled.gradient_order(inputs, wrt)
     value, grads, matrix = derivatives.hessian(compiled.program, inputs, names)
     record = {"expr": compiled.text, "value": value, "grad": grads, "wrt": names, "hessian": matrix}
-    values = forward(compiled.program, inputs)
-    return Outcome(record, _warnings(compiled.program, values, grads) or _nonfinite("Hessian", matrix))
+    warnings = _warnings_if_nonfinite(compiled.program, inputs, value, grads) or _nonfinite("Hessian", matrix)
+    return Outcome(record, warnings)
 
 
 def jacobian_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[str] | None) -> Outcome:
     inputs = compiled.inputs(bindings)
     names = compiled.gradient_order(inputs, wrt)
     value, matrices = derivatives.jacobian(compiled.program, inputs, names)
-    values = forward(compiled.program, inputs)
-    warnings = _warnings(compiled.program, values, None) or _nonfinite("Jacobian", *matrices.values())
+    warnings = _warnings_if_nonfinite(compiled.program, inputs, value) or _nonfinite("Jacobian", *matrices.values())
     return Outcome({"expr": compiled.text, "value": value, "jacobian": matrices}, warnings)
 
 
