@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Sequence
 
-import numpy as np
+from .lazy_numpy import np
 
 from . import derivatives
 from .errors import BindingError, NamingError, suggestion
@@ -15,14 +15,19 @@ from .program import Program
 from .tape import forward
 
 
-def as_value(value: Any) -> np.ndarray | np.float64:
-    """A binding as float64: a NumPy scalar for numbers, an array otherwise."""
+def as_value(value: Any) -> float | np.ndarray | np.float64:
+    """A binding as float64: Python numbers as Python floats (the scalar sweep's), NumPy scalars as
+    NumPy scalars, anything else as an array."""
+    if type(value) in (float, int):
+        return float(value)
     array = np.asarray(value, dtype=np.float64)
     return array[()] if array.ndim == 0 else array
 
 
 def to_python(value: Any) -> float | np.ndarray:
     """0-d results as Python floats, arrays as float64 ndarrays."""
+    if type(value) is float:
+        return value
     return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
 
 

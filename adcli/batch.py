@@ -188,13 +188,15 @@ def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache 
 
 
 class Output:
-    """Where a stream of records goes: each one flushed as it is written, unless stdout is a regular file."""
+    """Where a stream of records goes: each one flushed as it is written, so that a pipeline sees a line's
+    result as soon as the line is in, unless stdout or the input is a regular file: then nothing waits
+    on anyone, and records leave in blocks (a flush per line costs 5-10% of batch mode's time)."""
 
-    def __init__(self, out: TextIO, err: TextIO, echo_errors: bool):
+    def __init__(self, out: TextIO, err: TextIO, echo_errors: bool, source: BinaryIO | None = None):
         self.out = out
         self.err = err
         self.echo_errors = echo_errors  # also `adcli: error: ...` on stderr (formats whose stdout stays machine-read)
-        self.flush_each = not is_regular_file(out)
+        self.flush_each = not is_regular_file(out) and not (source is not None and is_regular_file(source))
 
     def write(self, text: str | None) -> None:
         if text is None:
@@ -215,7 +217,7 @@ class Output:
             self.err.write(f"adcli: error: {where}: {message}\n")
 
 
-def is_regular_file(stream: TextIO) -> bool:
+def is_regular_file(stream: TextIO | BinaryIO) -> bool:
     try:
         return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
     except (AttributeError, OSError, ValueError):  # not backed by a file descriptor (a test's buffer)

@@ -8,7 +8,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import numpy as np
+from .lazy_numpy import np
 
 from .api import as_value, check_bindable
 from .errors import AdcliError, BindingError

@@ -8,17 +8,18 @@ variable's scale, which is the step used here.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
+from .lazy_numpy import np
 
 from . import derivatives
 from .diagnostics import kinks
 from .program import Program
 from .tape import forward
 
-STEP_FACTOR = float(np.finfo(np.float64).eps) ** (1.0 / 3.0)
+STEP_FACTOR = sys.float_info.epsilon ** (1.0 / 3.0)
 
 
 @dataclass

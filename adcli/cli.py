@@ -184,7 +184,7 @@ def _run_programs(body: Callable, path: str | None, options: dict[str, Any]) -> 
     with _input(path, batch.TERMINAL_HINT) as stream:
         lines = batch.program_lines(stream)
         results = batch.results(lines, functools.partial(served.compute, body, options))
-        return batch.write_results(results, LineStream(options["fmt"], options["digits"]), _output(options))
+        return batch.write_results(results, LineStream(options["fmt"], options["digits"]), _output(options, stream))
 
 
 def _run_points(body: Callable, expr: str, path: str, options: dict[str, Any]) -> int:
@@ -196,7 +196,8 @@ def _run_points(body: Callable, expr: str, path: str, options: dict[str, Any]) -
         points_file = points.PointsFile(stream)
         stream_format = PointStream(options["fmt"], options["digits"], points_file.names)
         compute = functools.partial(served.compute, body, options)
-        return points.write_points(compiled, served.bindings, points_file, compute, stream_format, _output(options))
+        return points.write_points(compiled, served.bindings, points_file, compute, stream_format,
+                                   _output(options, stream))
 
 
 def _serve(options: dict[str, Any]) -> Served:
@@ -205,11 +206,11 @@ def _serve(options: dict[str, Any]) -> Served:
     return served
 
 
-def _output(options: dict[str, Any]) -> batch.Output:
+def _output(options: dict[str, Any], source: BinaryIO) -> batch.Output:
     from . import batch
 
     return batch.Output(click.get_text_stream("stdout"), click.get_text_stream("stderr"),
-                        echo_errors=options["fmt"] != "text")
+                        echo_errors=options["fmt"] != "text", source=source)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Mapping, Sequence
 
-import numpy as np
+from .lazy_numpy import np
 
 from .primitives import PRIMITIVES
 from .program import CONST, LEAVES, VAR, Program, ProgramBuilder
@@ -433,7 +433,8 @@ def _unit_vectors(sizes: Sequence[int]) -> tuple[list[np.ndarray], int]:
 
 def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The output's value and d(sum of output)/d(name) for each name (zeros for unused ones)."""
-    chunked = chunked_value_and_gradients(program, inputs, wrt)  # many points: cache-sized chunks, 2 threads
+    scalars = all(type(value) is float for value in inputs.values())
+    chunked = None if scalars else chunked_value_and_gradients(program, inputs, wrt)  # many points: chunks, 2 threads
     if chunked is not None:
         value, grads = chunked
     else:
@@ -441,7 +442,7 @@ def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequen
         value, grads = values[program.output], numeric_gradients(program, values, wrt)
     for name, grad in grads.items():
         if grad is None:
-            grads[name] = np.zeros_like(inputs[name], dtype=np.float64)
+            grads[name] = 0.0 if type(inputs[name]) is float else np.zeros_like(inputs[name], dtype=np.float64)
     return value, grads
 
 

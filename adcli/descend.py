@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
-import numpy as np
+from .lazy_numpy import np
 
 from .api import Compiled
 from .errors import ShapeError

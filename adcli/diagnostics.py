@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
-import numpy as np
+from .lazy_numpy import np
 
 from .primitives import PRIMITIVES
 from .program import LEAVES, Program
 from .tape import Handle, backward, depends_on, describe, ones_like
 
 
-def _finite(value: Any) -> bool:
-    return bool(np.all(np.isfinite(value)))
+def all_finite(value: Any) -> bool:
+    return math.isfinite(value) if type(value) is float else bool(np.all(np.isfinite(value)))
 
 
 def _kind(value: Any) -> str:
@@ -27,12 +28,12 @@ def _where(program: Program, span: tuple[int, int]) -> str:
 
 def nonfinite_value_origin(program: Program, values: Sequence[Any]) -> str | None:
     """The first operation that made a nan/inf from finite operands, if the output is not finite."""
-    if _finite(values[program.output]):
+    if all_finite(values[program.output]):
         return None
     for slot, instruction in enumerate(program.instructions):
         if instruction.op in LEAVES:
             continue
-        if not _finite(values[slot]) and all(_finite(values[a]) for a in instruction.args):
+        if not all_finite(values[slot]) and all(all_finite(values[a]) for a in instruction.args):
             return f"{describe(program, instruction)} at {_where(program, instruction.span)} gives {_kind(values[slot])}"
     return None
 
@@ -45,7 +46,7 @@ def nonfinite_gradient_origin(program: Program, values: Sequence[Any], wrt: Sequ
     def checked_apply(name: str, *operands: Any, **params: Any) -> Handle:
         raw = [o.payload if isinstance(o, Handle) else o for o in operands]
         result = PRIMITIVES[name].forward(*raw, **params)
-        if not found and not _finite(result) and all(_finite(o) for o in raw):
+        if not found and not all_finite(result) and all(all_finite(o) for o in raw):
             instruction = current[0]
             found.append(f"the derivative of {describe(program, instruction)} at "
                          f"{_where(program, instruction.span)} is {_kind(result)} here")
@@ -62,7 +63,7 @@ def nonfinite_gradient_origin(program: Program, values: Sequence[Any], wrt: Sequ
 def nonfinite_warning(program: Program, values: Sequence[Any], grads: Mapping[str, Any] | None) -> str | None:
     """One warning naming where non-finite numbers first appeared (value first, then gradient)."""
     origin = nonfinite_value_origin(program, values)
-    if origin is None and grads is not None and not all(_finite(g) for g in grads.values()):
+    if origin is None and grads is not None and not all(all_finite(g) for g in grads.values()):
         origin = nonfinite_gradient_origin(program, values, list(grads))
         if origin is None:
             origin = "the gradient is not finite"

@@ -15,8 +15,8 @@ import threading
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
-import numpy as np
-from lark import Lark, Token, Transformer, v_args
+from .lazy_numpy import np
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
@@ -41,14 +41,16 @@ class Keyword(NamedTuple):
 
 
 def _span(first: Any, last: Any) -> tuple[int, int]:
-    start = first.start_pos if isinstance(first, Token) else first.start
-    end = last.end_pos if isinstance(last, Token) else last.end
+    start = first.start if isinstance(first, Node) else first.start_pos  # a node, or a token
+    end = last.end if isinstance(last, Node) else last.end_pos
     return start, end
 
 
-@v_args(inline=True)
 class _Compiler(Transformer):
     """Lark callbacks (one per grammar alias) that build a program while the text is parsed.
+
+    Each takes the rule's children as one list, Lark's own calling convention: `v_args(inline=True)`
+    would wrap every call in two more Python frames (~5% of batch mode's time).
 
     `constructors` are the value-only functions (linspace, zeros, ...) allowed in `--at`
     values, where variables are not.
@@ -66,11 +68,13 @@ class _Compiler(Transformer):
         self.result: Node | None = None
 
     # -- leaves
-    def number(self, token: Token) -> Node:
-        return Node(self.builder.const(float(token), _span(token, token)), token.start_pos, token.end_pos)
+    def number(self, children: list) -> Node:
+        token, = children
+        return Node(self.builder.const(float(token.value), _span(token, token)), token.start_pos, token.end_pos)
 
-    def name(self, token: Token) -> Node:
-        name = str(token)
+    def name(self, children: list) -> Node:
+        token, = children
+        name = token.value
         span = _span(token, token)
         if name in self.definitions:
             return Node(self.definitions[name].slot, *span)
@@ -85,38 +89,46 @@ class _Compiler(Transformer):
         return Node(self.builder.var(name, span), *span)
 
     # -- operators
-    def binary(self, left: Node, operator: Token, right: Node) -> Node:
-        op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow", "**": "pow"}[str(operator)]
+    def binary(self, children: list) -> Node:
+        left, operator, right = children
+        op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow", "**": "pow"}[operator.value]
         return self._emit(op, (left, right), _span(operator, operator), left.start, right.end)
 
-    def implicit_mul(self, left: Node, right: Node) -> Node:
+    def implicit_mul(self, children: list) -> Node:
+        left, right = children
         return self._emit("mul", (left, right), (right.start, right.start + 1), left.start, right.end)
 
-    def negate(self, minus: Token, operand: Node) -> Node:
+    def negate(self, children: list) -> Node:
+        minus, operand = children
         return self._emit("neg", (operand,), _span(minus, minus), minus.start_pos, operand.end)
 
-    def unary_plus(self, plus: Token, operand: Node) -> Node:
+    def unary_plus(self, children: list) -> Node:
+        plus, operand = children
         return Node(operand.slot, plus.start_pos, operand.end)
 
-    def parens(self, lparen: Token, inner: Node, rparen: Token) -> Node:
+    def parens(self, children: list) -> Node:
+        lparen, inner, rparen = children
         return Node(inner.slot, lparen.start_pos, rparen.end_pos)
 
-    def transpose(self, operand: Node, token: Token) -> Node:
+    def transpose(self, children: list) -> Node:
+        operand, token = children
         return self._emit("transpose", (operand,), _span(token, token), operand.start, token.end_pos)
 
-    def array(self, lbracket: Token, *items: Any) -> Node:
-        *entries, rbracket = items
+    def array(self, children: list) -> Node:
+        lbracket, *entries, rbracket = children
         return self._emit("stack", tuple(entries), _span(lbracket, lbracket), lbracket.start_pos, rbracket.end_pos)
 
     # -- calls
-    def arguments(self, *items: Any) -> list:
-        return list(items)
+    def arguments(self, children: list) -> list:
+        return children
 
-    def keyword(self, name: Token, assign: Token, value: Node) -> Keyword:
+    def keyword(self, children: list) -> Keyword:
+        name, _, value = children
         return Keyword(name, value)
 
-    def call(self, callee: Token, lparen: Token, arguments: list, rparen: Token) -> Node:
-        name = str(callee)
+    def call(self, children: list) -> Node:
+        callee, _, arguments, rparen = children
+        name = callee.value
         span = _span(callee, callee)
         positional = [a for a in arguments if isinstance(a, Node)]
         keywords = [a for a in arguments if isinstance(a, Keyword)]
@@ -160,7 +172,7 @@ class _Compiler(Transformer):
     def _params(self, name: str, primitive: str, keywords: list[Keyword]) -> tuple:
         params = []
         for keyword in keywords:
-            key = str(keyword.name)
+            key = keyword.name.value
             if any(key == given for given, _ in params):
                 raise self._error(NamingError, f"{name} got the keyword '{key}' twice", keyword.name)
             if key not in KEYWORDS or primitive not in REDUCTIONS:
@@ -173,8 +185,9 @@ class _Compiler(Transformer):
         return tuple(params)
 
     # -- programs
-    def definition(self, name: Token, assign: Token, value: Node) -> None:
-        key = str(name)
+    def definition(self, children: list) -> None:
+        name, _, value = children
+        key = name.value
         if key in self.definitions:
             raise self._error(NamingError, f"'{key}' is defined twice", name)
         if key in CONSTANTS or key in FUNCTIONS:
@@ -184,8 +197,9 @@ class _Compiler(Transformer):
             raise self._error(NamingError, f"'{key}' is used before its definition", name)
         self.definitions[key] = value
 
-    def binding(self, name: Token, assign: Token, value: Node) -> None:
-        key = str(name)
+    def binding(self, children: list) -> None:
+        name, _, value = children
+        key = name.value
         if key in CONSTANTS or key in FUNCTIONS:
             raise self._error(NamingError, f"cannot bind '{key}': it is a {'constant' if key in CONSTANTS else 'function'}", name)
         if key in self.where:
@@ -194,11 +208,11 @@ class _Compiler(Transformer):
             raise self._error(NamingError, f"'{key}' is a definition, not a variable", name)
         self.where[key] = self._constant(value, f"the value of '{key}'")
 
-    def where_clause(self, *bindings: None) -> None:
+    def where_clause(self, children: list) -> None:
         return None
 
-    def start(self, *items: Any) -> None:
-        self.result = [item for item in items if isinstance(item, Node)][-1]
+    def start(self, children: list) -> None:
+        self.result = [item for item in children if isinstance(item, Node)][-1]
 
     # -- helpers
     def _emit(self, op: str, operands: tuple, span: tuple[int, int], start: int, end: int, params: tuple = ()) -> Node:
@@ -241,6 +255,16 @@ def _grammar_text() -> str:
     raise FileNotFoundError(f"adcli's grammar is missing: no grammar/adcli.lark beside {package}")
 
 
+def _lark_cython_plugins() -> dict[str, Any]:
+    """Lark's Cython lexer and parser when installed (1.3-1.6x faster parses: half of batch mode's time
+    is parsing), else pure-Python Lark. Both take the same grammar and callbacks and give the same programs."""
+    try:
+        import lark_cython
+    except ImportError:
+        return {}
+    return lark_cython.plugins
+
+
 def _cache_path(grammar: str) -> str | bool:
     """Where Lark keeps the built parser tables: the user's cache folder, else Lark's own (the temp folder).
 
@@ -262,10 +286,12 @@ def _cache_path(grammar: str) -> str | bool:
 class Parser:
     """One Lark LALR parser with the compiler as its inline transformer; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, accelerated: bool = True) -> None:
         self._compiler = _Compiler()
         grammar = _grammar_text()
-        self._lark = Lark(grammar, parser="lalr", transformer=self._compiler, cache=_cache_path(grammar))
+        plugins = _lark_cython_plugins() if accelerated else {}
+        self._lark = Lark(grammar, parser="lalr", transformer=self._compiler, _plugins=plugins,
+                          cache=_cache_path(grammar + ("\n// lark-cython" if plugins else "")))
         self._lock = threading.Lock()
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
@@ -322,13 +348,13 @@ def _unexpected_token(text: str, token: Token, expected: set[str]) -> str:
             if closer in expected:
                 return f"missing {word}"
     if token.type in ("RPAREN", "RBRACKET") and token.type not in expected:
-        closer = str(token)
+        closer = token.value
         return f"expected a value before '{closer}'" if expected & _OPERAND_STARTS else f"unmatched '{closer}'"
     if token.type == "NUMBER" and "TIMES" in expected:
         malformed = _malformed_number(text, token)
         if malformed:
             return f"'{malformed}' is not a number: a number has at most one '.'"
-        return f"unexpected number '{token}': write '*' between a value and a number that follows it"
+        return f"unexpected number '{token.value}': write '*' between a value and a number that follows it"
     if token.type == "ASSIGN":
         return "unexpected '='; a definition is NAME = EXPR, before the final expression"
     if expected & _OPERAND_STARTS and expected <= _OPERAND_STARTS | _SEPARATORS | {"TRANSPOSE"}:
@@ -340,16 +366,16 @@ def _found(token: Token) -> str:
     if token.type == "_NEWLINE":
         return "a new line"
     if token.type in ("NUMBER", "NAME"):
-        return f"{token.type.lower()} '{token}'"
+        return f"{token.type.lower()} '{token.value}'"
     if token.type == "CALLEE":
-        return f"a call of '{token}'"
-    return f"'{token}'"
+        return f"a call of '{token.value}'"
+    return f"'{token.value}'"
 
 
 def _malformed_number(text: str, token: Token) -> str | None:
     """'2..5' or '1.2.3' when `token` is the tail of such a run of digits and dots, else None."""
     start = token.start_pos
-    if not str(token).startswith(".") or start == 0 or text[start - 1] not in "0123456789.":
+    if not token.value.startswith(".") or start == 0 or text[start - 1] not in "0123456789.":
         return None
     end = token.end_pos
     while start > 0 and text[start - 1] in "0123456789.":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
-import numpy as np
+from .lazy_numpy import np
 
 from .api import Compiled, check_bindable
 from .batch import Output, decode_line, input_lines, strip_line_end

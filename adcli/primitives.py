@@ -21,11 +21,13 @@ tests/reference/torch_oracle.py compares the whole table with torch.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
+from .lazy_numpy import np
 
 Vjp = Callable[..., Any]
 
@@ -41,6 +43,28 @@ class Primitive:
     public: bool = True  # callable by name in the expression language
     kink: Callable[..., Any] | None = None  # operands -> True where finite differences mislead
     params: tuple[str, ...] = field(default=())  # keyword parameters (static, not operands)
+    # The same function on Python floats, for tape.py's scalar sweep: it may raise (a domain
+    # error) where NumPy gives an IEEE nan or inf, and the sweep then hands over to NumPy.
+    # None: NumPy only.
+    scalar: Callable[..., Any] | None = None
+
+
+class _NumPy:
+    """`np.<name>`, looked up at its first call: building the table must not import NumPy."""
+
+    __slots__ = ("name", "function")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.function: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.function is None:
+            self.function = getattr(np, self.name)
+        return self.function(*args, **kwargs)
+
+
+_numpy = _NumPy
 
 
 def sum_to_shape(value: Any, shape: tuple[int, ...]) -> Any:
@@ -151,11 +175,13 @@ def _softplus_slope(x: Any) -> Any:
     return np.where(x > 20, 1.0, z / (z + 1.0))
 
 
-_erf_array = np.vectorize(math.erf, otypes=[np.float64])
+@functools.cache
+def _erf_array() -> Callable[[Any], Any]:
+    return np.vectorize(math.erf, otypes=[np.float64])
 
 
 def _erf(x: Any) -> Any:
-    return _erf_array(x) if np.ndim(x) else np.float64(math.erf(x))
+    return _erf_array()(x) if np.ndim(x) else np.float64(math.erf(x))
 
 
 def _sign(x: Any) -> Any:
@@ -166,18 +192,56 @@ def _is_integer(x: Any) -> Any:
     return np.equal(np.floor(x), x)
 
 
-def _unary(name: str, forward: Callable, vjp: Vjp | None, kink: Callable | None = None) -> Primitive:
-    return Primitive(name, 1, forward, (vjp,), kink=kink, elementwise=True)
+# Scalar forms that NumPy's functions do not have in `math`, with NumPy's signed zeros and ties.
+def _scalar_sign(x: float) -> float:
+    return float((x > 0.0) - (x < 0.0))
+
+
+def _scalar_floor(x: float) -> float:
+    return math.copysign(float(math.floor(x)), x)  # floor(-0.0) is -0.0
+
+
+def _scalar_ceil(x: float) -> float:
+    return math.copysign(float(math.ceil(x)), x)  # ceil(-0.5) is -0.0
+
+
+def _scalar_maximum(a: float, b: float) -> float:
+    return a if a > b else b  # as np.maximum: a tie (0.0 and -0.0) gives b
+
+
+def _scalar_minimum(a: float, b: float) -> float:
+    return a if a < b else b
+
+
+def _scalar_relu(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+def _scalar_softplus(x: float) -> float:
+    return x if x > 20.0 else math.log1p(math.exp(x))
+
+
+def _scalar_softplus_slope(x: float) -> float:
+    if x > 20.0:
+        return 1.0
+    z = math.exp(x)
+    return z / (z + 1.0)
+
+
+def _unary(name: str, forward: Callable, vjp: Vjp | None, kink: Callable | None = None,
+           scalar: Callable | None = None) -> Primitive:
+    return Primitive(name, 1, forward, (vjp,), kink=kink, elementwise=True, scalar=scalar)
 
 
 def _binary(name: str, forward: Callable, vjp_a: Vjp | None, vjp_b: Vjp | None, kink: Callable | None = None,
-            elementwise: bool = True) -> Primitive:
-    return Primitive(name, 2, forward, (vjp_a, vjp_b), broadcasts=True, kink=kink, elementwise=elementwise)
+            elementwise: bool = True, scalar: Callable | None = None) -> Primitive:
+    return Primitive(name, 2, forward, (vjp_a, vjp_b), broadcasts=True, kink=kink, elementwise=elementwise,
+                     scalar=scalar)
 
 
 def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, params: tuple[str, ...] = (),
-              elementwise: bool = False) -> Primitive:
-    return Primitive(name, arity, forward, vjps, public=False, params=params, elementwise=elementwise)
+              elementwise: bool = False, scalar: Callable | None = None) -> Primitive:
+    return Primitive(name, arity, forward, vjps, public=False, params=params, elementwise=elementwise, scalar=scalar)
 
 
 def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = None) -> Primitive:
@@ -251,57 +315,57 @@ def _stack_vjp(op, g, ans, *operands, index):
 
 _TABLE: tuple[Primitive, ...] = (
     # arithmetic
-    _binary("add", np.add, lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: g),
-    _binary("sub", np.subtract, lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g),
-    _binary("mul", np.multiply, lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a),
-    _binary("div", np.true_divide, lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b)),
-    _binary("pow", np.power, _pow_vjp_base, _pow_vjp_exponent,
-            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y))),  # x^2 is smooth at 0, x^0.5 is not
-    _unary("neg", np.negative, lambda op, g, ans, x: -g),
-    _binary("matmul", np.matmul,
+    _binary("add", _numpy("add"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: g, scalar=operator.add),
+    _binary("sub", _numpy("subtract"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g, scalar=operator.sub),
+    _binary("mul", _numpy("multiply"), lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a, scalar=operator.mul),
+    _binary("div", _numpy("true_divide"), lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b), scalar=operator.truediv),
+    _binary("pow", _numpy("power"), _pow_vjp_base, _pow_vjp_exponent,
+            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y)), scalar=math.pow),  # x^2 is smooth at 0, x^0.5 is not
+    _unary("neg", _numpy("negative"), lambda op, g, ans, x: -g, scalar=operator.neg),
+    _binary("matmul", _numpy("matmul"),
             lambda op, g, ans, a, b: op("matmul_grad_a", g, a, b),
             lambda op, g, ans, a, b: op("matmul_grad_b", g, a, b), elementwise=False),
     # elementwise functions
-    _unary("sin", np.sin, lambda op, g, ans, x: g * op("cos", x)),
-    _unary("cos", np.cos, lambda op, g, ans, x: -g * op("sin", x)),
-    _unary("tan", np.tan, lambda op, g, ans, x: g * (1.0 + ans * ans)),
-    _unary("asin", np.arcsin, lambda op, g, ans, x: g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1),
-    _unary("acos", np.arccos, lambda op, g, ans, x: -g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1),
-    _unary("atan", np.arctan, lambda op, g, ans, x: g / (x * x + 1.0)),
-    _unary("sinh", np.sinh, lambda op, g, ans, x: g * op("cosh", x)),
-    _unary("cosh", np.cosh, lambda op, g, ans, x: g * op("sinh", x)),
-    _unary("tanh", np.tanh, lambda op, g, ans, x: g * (1.0 - ans * ans)),
-    _unary("asinh", np.arcsinh, lambda op, g, ans, x: g * op("rsqrt", x * x + 1.0)),
-    _unary("acosh", np.arccosh, lambda op, g, ans, x: g * op("rsqrt", x * x - 1.0), kink=lambda x: x == 1),
-    _unary("atanh", np.arctanh, lambda op, g, ans, x: g / (1.0 - x * x), kink=lambda x: np.abs(x) == 1),
-    _unary("exp", np.exp, lambda op, g, ans, x: g * ans),
-    _unary("expm1", np.expm1, lambda op, g, ans, x: g * (ans + 1.0)),
-    _unary("log", np.log, lambda op, g, ans, x: g / x, kink=lambda x: x == 0),
-    _unary("log2", np.log2, lambda op, g, ans, x: g / (x * LN2), kink=lambda x: x == 0),
-    _unary("log10", np.log10, lambda op, g, ans, x: g / (x * LN10), kink=lambda x: x == 0),
-    _unary("log1p", np.log1p, lambda op, g, ans, x: g / (x + 1.0), kink=lambda x: x == -1),
-    _unary("sqrt", np.sqrt, lambda op, g, ans, x: g / (2.0 * ans), kink=lambda x: x == 0),
-    _unary("cbrt", np.cbrt, lambda op, g, ans, x: g / (3.0 * ans) / ans, kink=lambda x: x == 0),
-    _unary("abs", np.abs, lambda op, g, ans, x: g * op("sign", x), kink=lambda x: x == 0),
-    _unary("sign", _sign, _zero_vjp, kink=lambda x: x == 0),
-    _unary("floor", np.floor, _zero_vjp, kink=_is_integer),
-    _unary("ceil", np.ceil, _zero_vjp, kink=_is_integer),
-    _unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), lambda op, g, ans, x: g * (1.0 - ans) * ans),
-    _unary("relu", lambda x: np.maximum(x, 0.0), _relu_vjp, kink=lambda x: x == 0),
-    _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x)),
-    _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g),
-    _binary("atan2", np.arctan2, _atan2_vjp(lambda x, y: x), _atan2_vjp(lambda x, y: -y),
-            kink=lambda y, x: (y == 0) & (x <= 0)),  # the origin and the branch cut, where it jumps by 2 pi
-    _binary("hypot", np.hypot, lambda op, g, ans, x, y: g * x / ans, lambda op, g, ans, x, y: g * y / ans,
-            kink=lambda x, y: (x == 0) & (y == 0)),
-    _binary("maximum", np.maximum,
+    _unary("sin", _numpy("sin"), lambda op, g, ans, x: g * op("cos", x), scalar=math.sin),
+    _unary("cos", _numpy("cos"), lambda op, g, ans, x: -g * op("sin", x), scalar=math.cos),
+    _unary("tan", _numpy("tan"), lambda op, g, ans, x: g * (1.0 + ans * ans), scalar=math.tan),
+    _unary("asin", _numpy("arcsin"), lambda op, g, ans, x: g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1, scalar=math.asin),
+    _unary("acos", _numpy("arccos"), lambda op, g, ans, x: -g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1, scalar=math.acos),
+    _unary("atan", _numpy("arctan"), lambda op, g, ans, x: g / (x * x + 1.0), scalar=math.atan),
+    _unary("sinh", _numpy("sinh"), lambda op, g, ans, x: g * op("cosh", x), scalar=math.sinh),
+    _unary("cosh", _numpy("cosh"), lambda op, g, ans, x: g * op("sinh", x), scalar=math.cosh),
+    _unary("tanh", _numpy("tanh"), lambda op, g, ans, x: g * (1.0 - ans * ans), scalar=math.tanh),
+    _unary("asinh", _numpy("arcsinh"), lambda op, g, ans, x: g * op("rsqrt", x * x + 1.0), scalar=math.asinh),
+    _unary("acosh", _numpy("arccosh"), lambda op, g, ans, x: g * op("rsqrt", x * x - 1.0), kink=lambda x: x == 1, scalar=math.acosh),
+    _unary("atanh", _numpy("arctanh"), lambda op, g, ans, x: g / (1.0 - x * x), kink=lambda x: np.abs(x) == 1, scalar=math.atanh),
+    _unary("exp", _numpy("exp"), lambda op, g, ans, x: g * ans, scalar=math.exp),
+    _unary("expm1", _numpy("expm1"), lambda op, g, ans, x: g * (ans + 1.0), scalar=math.expm1),
+    _unary("log", _numpy("log"), lambda op, g, ans, x: g / x, kink=lambda x: x == 0, scalar=math.log),
+    _unary("log2", _numpy("log2"), lambda op, g, ans, x: g / (x * LN2), kink=lambda x: x == 0, scalar=math.log2),
+    _unary("log10", _numpy("log10"), lambda op, g, ans, x: g / (x * LN10), kink=lambda x: x == 0, scalar=math.log10),
+    _unary("log1p", _numpy("log1p"), lambda op, g, ans, x: g / (x + 1.0), kink=lambda x: x == -1, scalar=math.log1p),
+    _unary("sqrt", _numpy("sqrt"), lambda op, g, ans, x: g / (2.0 * ans), kink=lambda x: x == 0, scalar=math.sqrt),
+    _unary("cbrt", _numpy("cbrt"), lambda op, g, ans, x: g / (3.0 * ans) / ans, kink=lambda x: x == 0, scalar=getattr(math, "cbrt", None)),
+    _unary("abs", _numpy("abs"), lambda op, g, ans, x: g * op("sign", x), kink=lambda x: x == 0, scalar=math.fabs),
+    _unary("sign", _sign, _zero_vjp, kink=lambda x: x == 0, scalar=_scalar_sign),
+    _unary("floor", _numpy("floor"), _zero_vjp, kink=_is_integer, scalar=_scalar_floor),
+    _unary("ceil", _numpy("ceil"), _zero_vjp, kink=_is_integer, scalar=_scalar_ceil),
+    _unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), lambda op, g, ans, x: g * (1.0 - ans) * ans, scalar=lambda x: 1.0 / (1.0 + math.exp(-x))),
+    _unary("relu", lambda x: np.maximum(x, 0.0), _relu_vjp, kink=lambda x: x == 0, scalar=_scalar_relu),
+    _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x), scalar=_scalar_softplus),
+    _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g, scalar=math.erf),
+    _binary("atan2", _numpy("arctan2"), _atan2_vjp(lambda x, y: x), _atan2_vjp(lambda x, y: -y),
+            kink=lambda y, x: (y == 0) & (x <= 0), scalar=math.atan2),  # the origin and the branch cut, where it jumps by 2 pi
+    _binary("hypot", _numpy("hypot"), lambda op, g, ans, x, y: g * x / ans, lambda op, g, ans, x, y: g * y / ans,
+            kink=lambda x, y: (x == 0) & (y == 0), scalar=math.hypot),
+    _binary("maximum", _numpy("maximum"),
             lambda op, g, ans, a, b: _extremum_share(op, g, a, b), lambda op, g, ans, a, b: _extremum_share(op, g, b, a),
-            kink=lambda a, b: a == b),
-    _binary("minimum", np.minimum,
+            kink=lambda a, b: a == b, scalar=_scalar_maximum),
+    _binary("minimum", _numpy("minimum"),
             lambda op, g, ans, a, b: _extremum_share(op, g, b, a), lambda op, g, ans, a, b: _extremum_share(op, g, a, b),
-            kink=lambda a, b: a == b),
+            kink=lambda a, b: a == b, scalar=_scalar_minimum),
     # arrays
-    Primitive("transpose", 1, np.transpose, (lambda op, g, ans, x: op("transpose", g),)),
+    Primitive("transpose", 1, _numpy("transpose"), (lambda op, g, ans, x: op("transpose", g),)),
     _reduction("sum", lambda x, axis=None: np.sum(x, axis=_reduction_axis(x, axis)),
                lambda op, g, ans, x, axis=None: op("expand", g, x, axis=axis)),
     _reduction("mean", lambda x, axis=None: np.mean(x, axis=_reduction_axis(x, axis)),
@@ -316,20 +380,20 @@ _TABLE: tuple[Primitive, ...] = (
     _internal("stack", None, lambda *xs: np.stack(xs), (_stack_vjp,)),
     # helpers that VJPs use; each is differentiable where the sweep needs it to be
     _internal("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), (lambda op, g, ans, x: -0.5 * g * ans * ans * ans,),
-              elementwise=True),
+              elementwise=True, scalar=lambda x: 1.0 / math.sqrt(x)),
     _internal("softplus_slope", 1, _softplus_slope,
               (lambda op, g, ans, x: g * op("where", op("greater", x, 20.0), 0.0, ans * (1.0 - ans)),),
-              elementwise=True),
-    _internal("where", 3, np.where, (None, lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, g, 0.0), a),
+              elementwise=True, scalar=_scalar_softplus_slope),
+    _internal("where", 3, _numpy("where"), (None, lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, g, 0.0), a),
                                      lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, 0.0, g), b)),
-              elementwise=True),
+              elementwise=True, scalar=lambda c, a, b: a if c else b),
     _internal("expand", 2, lambda g, x, axis=None, mean=False: _expand(g, x, axis, mean),
               (lambda op, g, ans, h, x, axis=None, mean=False: op("mean" if mean else "sum", g, axis=axis), None),
               params=("axis", "mean")),
     _internal("sum_to_like", 2, lambda g, x: sum_to_shape(g, np.shape(x)),
-              (lambda op, g, ans, h, x: op("broadcast_like", g, h), None)),
+              (lambda op, g, ans, h, x: op("broadcast_like", g, h), None), scalar=lambda g, x: g),
     _internal("broadcast_like", 2, lambda g, x: np.broadcast_to(g, np.shape(x)).copy(),
-              (lambda op, g, ans, h, x: op("sum_to_like", g, h), None)),
+              (lambda op, g, ans, h, x: op("sum_to_like", g, h), None), scalar=lambda g, x: g),
     _internal("matmul_grad_a", 3, _matmul_grad_a,
               (lambda op, h, ans, g, a, b: op("matmul", h, b), None,
                lambda op, h, ans, g, a, b: op("matmul_grad_b", g, h, b))),
@@ -344,10 +408,10 @@ _TABLE: tuple[Primitive, ...] = (
               (_prod_others_vjp,), params=("axis",)),
     # masks: piecewise-constant, so their cotangents are zero
     _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
-    _internal("equal", 2, np.equal, (None, None), elementwise=True),
-    _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True),
-    _internal("greater_equal", 2, np.greater_equal, (None, None), elementwise=True),
-    _internal("logical_and", 2, np.logical_and, (None, None), elementwise=True),
+    _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b)),
+    _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True, scalar=lambda a, b: float(a > b)),
+    _internal("greater_equal", 2, _numpy("greater_equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a >= b)),
+    _internal("logical_and", 2, _numpy("logical_and"), (None, None), elementwise=True, scalar=lambda a, b: float(bool(a) and bool(b))),
 )
 
 PRIMITIVES: dict[str, Primitive] = {primitive.name: primitive for primitive in _TABLE}

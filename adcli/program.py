@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
-import numpy as np
+from .lazy_numpy import np
 
 from .primitives import PRIMITIVES
 
@@ -154,6 +154,8 @@ def prune(instructions: list[Instruction] | tuple[Instruction, ...], outputs: tu
         if needed[slot]:
             for arg in instructions[slot].args:
                 needed[arg] = True
+    if all(needed):  # the usual case for a parsed program: nothing to renumber
+        return tuple(instructions), tuple(outputs)
     renumber: dict[int, int] = {}
     kept: list[Instruction] = []
     for slot, (op, args, params, span) in enumerate(instructions):

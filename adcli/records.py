@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-import numpy as np
+from .lazy_numpy import np
 
 from . import derivatives
 from .api import Compiled
-from .diagnostics import nonfinite_warning
+from .diagnostics import all_finite, nonfinite_warning
 from .errors import NamingError
 from .tape import forward
 
@@ -31,7 +31,7 @@ def _warnings(program, values, grads) -> list[str]:
 
 def _warnings_if_nonfinite(program, inputs, value, grads=None) -> list[str]:
     """The nan/inf warning, re-running the forward sweep only when a result is not finite (rare)."""
-    if all(np.all(np.isfinite(result)) for result in (value, *(grads or {}).values())):
+    if all(all_finite(result) for result in (value, *(grads or {}).values())):
         return []
     return _warnings(program, forward(program, inputs), grads)
 
@@ -70,7 +70,7 @@ def derivative_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Seq
 
 
 def _nonfinite(what: str, *values: Any) -> list[str]:
-    finite = all(np.all(np.isfinite(value)) for value in values)
+    finite = all(all_finite(value) for value in values)
     return [] if finite else [f"the {what} is not finite"]
 
 

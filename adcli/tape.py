@@ -15,7 +15,7 @@ import math
 import os
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import numpy as np
+from .lazy_numpy import np
 
 from .errors import ShapeError
 from .primitives import PRIMITIVES
@@ -55,6 +55,71 @@ _SHORTCUTS = {"pow": _power_of_one, "where": _constant_where}
 
 def forward(program: Program, inputs: Mapping[str, Any]) -> list[Any]:
     """Every slot's value, given a value for each variable."""
+    values = scalar_forward(program, inputs)
+    return values if values is not None else _numpy_forward(program, inputs)
+
+
+# -- the scalar sweep: Python floats and `math` ---------------------------------------------
+#
+# A scalar program at scalar inputs runs on Python floats, which is what keeps one-shot
+# commands from importing NumPy at all (most of their start-up) and makes each operation
+# several times cheaper than on NumPy scalars, which batch mode feels. `math` raises where
+# NumPy returns an IEEE nan or inf, and both sweeps then hand the whole program to NumPy, so
+# edge values, their warnings and their conventions have one source: the NumPy sweep.
+# Finite results agree with it to float64 rounding (libm and NumPy's SIMD functions can
+# differ in the last bit).
+
+class LeaveToNumPy(Exception):
+    """The scalar sweep met something only the NumPy sweep handles."""
+
+
+def _finite_float(value: Any) -> float:
+    if type(value) is float and -math.inf < value < math.inf:
+        return value
+    raise LeaveToNumPy
+
+
+def apply_scalar(name: str, *operands: Any, **params: Any) -> float:
+    scalar = PRIMITIVES[name].scalar
+    if scalar is None:
+        raise LeaveToNumPy
+    return _finite_float(scalar(*operands, **params))
+
+
+def scalar_forward(program: Program, inputs: Mapping[str, Any]) -> list[float] | None:
+    """Every slot's value as a finite Python float, or None when the NumPy sweep must run instead."""
+    values: list[float] = []
+    append = values.append
+    try:
+        for op, args, params, _ in program.instructions:
+            if op == CONST:
+                append(_finite_float(params[0][1]))
+            elif op == VAR:
+                append(_finite_float(inputs[params[0][1]]))
+            else:
+                append(apply_scalar(op, *[values[a] for a in args]))
+    except (LeaveToNumPy, ArithmeticError, ValueError):
+        return None
+    return values
+
+
+def scalar_gradients(program: Program, values: Sequence[Any], wrt: Sequence[str], output: int) -> dict[str, Any] | None:
+    """numeric_gradients on a scalar sweep's tape, or None when the NumPy sweep must run instead."""
+    if not all(type(value) is float for value in values):
+        return None
+    try:
+        cotangents = backward(program, values, {output: 1.0}, depends_on(program, wrt), apply_scalar)
+        slots = program.variable_slots()
+        return {name: None if name not in slots else _scalar_cotangent(cotangents[slots[name]]) for name in wrt}
+    except (LeaveToNumPy, ArithmeticError, ValueError):
+        return None
+
+
+def _scalar_cotangent(cotangent: float | None) -> float:
+    return 0.0 if cotangent is None else _finite_float(cotangent)
+
+
+def _numpy_forward(program: Program, inputs: Mapping[str, Any]) -> list[Any]:
     instructions = program.instructions
     values: list[Any] = [None] * len(instructions)
     slot = 0
@@ -111,7 +176,7 @@ def depends_on(program: Program, names: Iterable[str]) -> list[bool]:
         if op == VAR:
             flags.append(params[0][1] in wanted)
         else:
-            flags.append(any(flags[a] for a in args))
+            flags.append(True in [flags[a] for a in args])  # 3x any() over a generator: batch mode feels it
     return flags
 
 
@@ -137,9 +202,11 @@ def backward(
     their incoming cotangents; `needs_grad` marks slots on a path to a wanted variable.
     """
     instructions = program.instructions
+    if apply is apply_numeric:  # a scalar sweep's floats would raise on 1/0 in the rules' arithmetic
+        handles = [np.float64(h) if type(h) is float else h for h in handles]
     cotangents: list[Any] = [None] * len(instructions)
     for slot, seed in seeds.items():
-        cotangents[slot] = seed
+        cotangents[slot] = np.float64(seed) if type(seed) is float and apply is apply_numeric else seed
     for slot in range(len(instructions) - 1, -1, -1):
         g = cotangents[slot]
         op, args, params, _ = instructions[slot]
@@ -177,7 +244,11 @@ def numeric_gradients(
 ) -> dict[str, Any]:
     """d(sum of seed * output)/d(variable) for each name in `wrt`, from a forward tape."""
     output = program.output if output is None else output
-    seed = ones_like(values[output]) if seed is None else seed
+    if seed is None:
+        grads = scalar_gradients(program, values, wrt, output)
+        if grads is not None:
+            return grads
+        seed = ones_like(values[output])
     needs = depends_on(program, wrt)
     with np.errstate(all="ignore"):
         cotangents = backward(program, values, {output: seed}, needs)

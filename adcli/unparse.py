@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-import numpy as np
+from .lazy_numpy import np
 
 from .primitives import FUNCTIONS
 from .program import CONST, VAR, Instruction, Program
