@@ -122,3 +122,28 @@ def test_a_changed_grammar_gets_its_own_cache_file(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     grammar = parser_module._grammar_text()
     assert parser_module._cache_path(grammar) != parser_module._cache_path(grammar + "\n// changed\n")
+
+
+# -- pure-Python Lark, where lark-cython has no wheel -----------------------------------
+
+SAME_PROGRAMS = ["(sqrt(x)+1)^3", "a = x^2; b = a + 1\na b where x=2", "sum([1, 2, 3] x, axis=0)", "log(x, 2)",
+                 "2x y + sin (x)", "(x-4)(x^2+6)", "-x^-2 ** 3", "[[1, 2], [3, 4]].T @ v"]
+SAME_ERRORS = ["(x+", "sine(x)", "x +* 2", "1..2", "a = = 2", ")", "x where", "f(x", "2 3", "x y = 2"]
+
+
+def _compiled(parser: parser_module.Parser, text: str) -> tuple:
+    compiler, result = parser.compile(text)
+    return compiler.builder.instructions, result, compiler.variables, compiler.where
+
+
+def _error(parser: parser_module.Parser, text: str) -> tuple:
+    with pytest.raises(adcli.AdcliError) as caught:
+        parser.compile(text)
+    return str(caught.value), caught.value.span
+
+
+def test_pure_python_lark_compiles_the_same_programs_and_errors():
+    fast, pure = parser_module.Parser(), parser_module.Parser(accelerated=False)
+    assert type(pure._lark.parser.parser).__module__ == "lark.parsers.lalr_parser"
+    assert [_compiled(pure, text) for text in SAME_PROGRAMS] == [_compiled(fast, text) for text in SAME_PROGRAMS]
+    assert [_error(pure, text) for text in SAME_ERRORS] == [_error(fast, text) for text in SAME_ERRORS]
