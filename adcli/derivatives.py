@@ -23,8 +23,7 @@ from .lazy_numpy import np
 
 from .primitives import PRIMITIVES
 from .program import CONST, LEAVES, VAR, Program, ProgramBuilder
-from .tape import (Handle, Tracer, backward, chunked_value_and_gradients, depends_on, forward,
-                   numeric_gradients, vjp_rule)
+from .tape import Handle, Tracer, backward, depends_on, forward, numeric_gradients, vjp_rule
 
 Shapes = Mapping[str, tuple[int, ...]]
 
@@ -433,8 +432,11 @@ def _unit_vectors(sizes: Sequence[int]) -> tuple[list[np.ndarray], int]:
 
 def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The output's value and d(sum of output)/d(name) for each name (zeros for unused ones)."""
-    scalars = all(type(value) is float for value in inputs.values())
-    chunked = None if scalars else chunked_value_and_gradients(program, inputs, wrt)  # many points: chunks, 2 threads
+    chunked = None
+    if not all(type(value) is float for value in inputs.values()):
+        from .chunked import chunked_value_and_gradients  # here: the scalar one-shot path never needs it (~3 ms)
+
+        chunked = chunked_value_and_gradients(program, inputs, wrt)  # many points: cache-sized chunks, 2 threads
     if chunked is not None:
         value, grads = chunked
     else:

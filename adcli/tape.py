@@ -9,10 +9,7 @@ differentiated again.
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
-import os
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .lazy_numpy import np
@@ -262,101 +259,6 @@ def _cotangent_or_zeros(cotangents, slots, values, name):
         return None  # the program does not use it: the caller knows its shape
     cotangent = cotangents[slot]
     return np.zeros_like(values[slot], dtype=np.float64) if cotangent is None else cotangent
-
-
-# -- many points: the tape in cache-sized chunks, on two threads ---------------------------
-
-# Elements per chunk. At 10^7 points, whole-array sweeps spend most of their time faulting in
-# fresh 80 MB temporaries; a chunk's tape and cotangents (~20 slots x 128 KB) stay in cache,
-# and peak memory drops from 7-15 arrays of N to the results alone.
-POINT_CHUNK = 16384
-# NumPy releases the GIL inside each ufunc, so two threads sweep two chunks at once.
-POINT_WORKERS = max(1, min(2, os.cpu_count() or 1))
-
-
-@functools.cache
-def _keep_chunk_memory() -> None:
-    """Ask glibc's malloc to keep freed chunk temporaries instead of handing them back to the OS.
-
-    By default it returns heap memory once 128 KB are free at the top and serves 128 KB blocks
-    (a chunk's array) by mmap, so every chunk faulted its pages in afresh: a 16,000-point
-    sweep took 0.4-1.4 ms instead of 0.12-0.47 ms (3-5x). Arrays above 4 MB still come from
-    mmap and go back when freed. Elsewhere than glibc this does nothing.
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 4 << 20)
-    mallopt(m_trim_threshold, 64 << 20)
-
-
-def pointwise_shape(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[int, ...] | None:
-    """The array inputs' common shape when each of its elements can be swept on its own, else None.
-
-    That holds when every operation is elementwise, every constant is a scalar, every
-    variable is a scalar or an array of that one shape, every differentiated variable the
-    program uses is such an array (a scalar's gradient would sum over chunks, in another
-    order) and the output is an array: then a chunk's results are bit for bit the whole's.
-    """
-    shapes: set[tuple[int, ...]] = set()
-    for op, _, params, _ in program.instructions:
-        if op == CONST:
-            if np.ndim(params[0][1]) != 0:
-                return None
-        elif op == VAR:
-            value = inputs[params[0][1]]
-            if np.ndim(value) != 0:
-                shapes.add(np.shape(value))
-        elif not PRIMITIVES[op].elementwise:
-            return None
-    if len(shapes) != 1:
-        return None
-    arrays = [name for name in program.variables if np.ndim(inputs[name]) != 0]
-    if any(name in program.variables and name not in arrays for name in wrt):
-        return None
-    return shapes.pop() if depends_on(program, arrays)[program.output] else None
-
-
-def chunked_value_and_gradients(program: Program, inputs: Mapping[str, Any],
-                                wrt: Sequence[str]) -> tuple[Any, dict[str, Any]] | None:
-    """forward + numeric_gradients over big elementwise inputs, a chunk at a time; None when that does not apply."""
-    shape = pointwise_shape(program, inputs, wrt)
-    if shape is None:
-        return None
-    rows = max(1, POINT_CHUNK // max(1, math.prod(shape[1:])))
-    starts = range(0, shape[0], rows)
-    if len(starts) < 2 * POINT_WORKERS:
-        return None
-    arrays = {name for name in program.variables if np.ndim(inputs[name]) != 0}
-    _keep_chunk_memory()
-
-    def sweep(start: int) -> tuple[Any, dict[str, Any]]:
-        part = {name: inputs[name][start:start + rows] if name in arrays else inputs[name] for name in program.variables}
-        values = forward(program, part)
-        return values[program.output], numeric_gradients(program, values, wrt)
-
-    value, grads = sweep(0)
-    value_out = np.empty(shape, dtype=value.dtype)
-    grads_out = {name: None if g is None else np.empty(shape, dtype=g.dtype) for name, g in grads.items()}
-
-    def store(start: int, value: Any, grads: Mapping[str, Any]) -> None:
-        value_out[start:start + rows] = value
-        for name, g in grads.items():
-            if g is not None:
-                grads_out[name][start:start + rows] = g
-
-    def work(worker: int) -> None:
-        for start in starts[1 + worker::POINT_WORKERS]:
-            store(start, *sweep(start))
-
-    store(0, value, grads)
-    from concurrent.futures import ThreadPoolExecutor  # here, not at the top: ~5 ms of every start-up
-
-    with ThreadPoolExecutor(POINT_WORKERS) as pool:
-        list(pool.map(work, range(POINT_WORKERS)))  # list(): re-raises a worker's exception
-    return value_out, grads_out
 
 
 class Handle:
