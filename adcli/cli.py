@@ -209,7 +209,7 @@ def _serve(options: dict[str, Any]) -> Served:
 def _output(options: dict[str, Any], source: BinaryIO) -> batch.Output:
     from . import batch
 
-    return batch.Output(click.get_text_stream("stdout"), click.get_text_stream("stderr"),
+    return batch.Output(sys.stdout, sys.stderr,
                         echo_errors=options["fmt"] != "text", source=source)
 
 
@@ -217,7 +217,7 @@ def _output(options: dict[str, Any], source: BinaryIO) -> batch.Output:
 def _input(path: str | None, hint: str) -> Iterator[BinaryIO]:
     """The file at `path`, or standard input for None and '-' (with a hint when it is a terminal)."""
     if path is None or path == "-":
-        stream = click.get_binary_stream("stdin")
+        stream = sys.stdin.buffer
         if stream.isatty():
             click.echo(hint, err=True)
         yield stream
