@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping, Sequence
 
 from .lazy_numpy import np
@@ -61,7 +60,7 @@ class Compiled:
         `text` must start with the text this program was compiled from (its spans point there):
         batch mode reuses one compiled program for every line whose text before `where` matches.
         """
-        twin = Compiled(dataclasses.replace(self.program, text=text, where=dict(where)))
+        twin = Compiled(self.program._replace(text=text, where=dict(where)))
         twin._gradient_programs = self._gradient_programs
         return twin
 
