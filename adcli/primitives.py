@@ -62,7 +62,7 @@ class _NumPy:
         return self.function(*args, **kwargs)
 
 
-_numpy = _NumPy
+_numpy = _NumPy  # as the table spells it: _numpy("sin")
 
 
 def sum_to_shape(value: Any, shape: tuple[int, ...]) -> Any:
@@ -316,7 +316,8 @@ _TABLE: tuple[Primitive, ...] = (
     _binary("add", _numpy("add"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: g, scalar=operator.add),
     _binary("sub", _numpy("subtract"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g, scalar=operator.sub),
     _binary("mul", _numpy("multiply"), lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a, scalar=operator.mul),
-    _binary("div", _numpy("true_divide"), lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b), scalar=operator.truediv),
+    _binary("div", _numpy("true_divide"), lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b),
+            scalar=operator.truediv),
     _binary("pow", _numpy("power"), _pow_vjp_base, _pow_vjp_exponent,
             kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y)), scalar=math.pow),  # x^2 is smooth at 0, x^0.5 is not
     _unary("neg", _numpy("negative"), lambda op, g, ans, x: -g, scalar=operator.neg),
@@ -327,15 +328,19 @@ _TABLE: tuple[Primitive, ...] = (
     _unary("sin", _numpy("sin"), lambda op, g, ans, x: g * op("cos", x), scalar=math.sin),
     _unary("cos", _numpy("cos"), lambda op, g, ans, x: -g * op("sin", x), scalar=math.cos),
     _unary("tan", _numpy("tan"), lambda op, g, ans, x: g * (1.0 + ans * ans), scalar=math.tan),
-    _unary("asin", _numpy("arcsin"), lambda op, g, ans, x: g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1, scalar=math.asin),
-    _unary("acos", _numpy("arccos"), lambda op, g, ans, x: -g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1, scalar=math.acos),
+    _unary("asin", _numpy("arcsin"), lambda op, g, ans, x: g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1,
+           scalar=math.asin),
+    _unary("acos", _numpy("arccos"), lambda op, g, ans, x: -g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1,
+           scalar=math.acos),
     _unary("atan", _numpy("arctan"), lambda op, g, ans, x: g / (x * x + 1.0), scalar=math.atan),
     _unary("sinh", _numpy("sinh"), lambda op, g, ans, x: g * op("cosh", x), scalar=math.sinh),
     _unary("cosh", _numpy("cosh"), lambda op, g, ans, x: g * op("sinh", x), scalar=math.cosh),
     _unary("tanh", _numpy("tanh"), lambda op, g, ans, x: g * (1.0 - ans * ans), scalar=math.tanh),
     _unary("asinh", _numpy("arcsinh"), lambda op, g, ans, x: g * op("rsqrt", x * x + 1.0), scalar=math.asinh),
-    _unary("acosh", _numpy("arccosh"), lambda op, g, ans, x: g * op("rsqrt", x * x - 1.0), kink=lambda x: x == 1, scalar=math.acosh),
-    _unary("atanh", _numpy("arctanh"), lambda op, g, ans, x: g / (1.0 - x * x), kink=lambda x: np.abs(x) == 1, scalar=math.atanh),
+    _unary("acosh", _numpy("arccosh"), lambda op, g, ans, x: g * op("rsqrt", x * x - 1.0), kink=lambda x: x == 1,
+           scalar=math.acosh),
+    _unary("atanh", _numpy("arctanh"), lambda op, g, ans, x: g / (1.0 - x * x), kink=lambda x: np.abs(x) == 1,
+           scalar=math.atanh),
     _unary("exp", _numpy("exp"), lambda op, g, ans, x: g * ans, scalar=math.exp),
     _unary("expm1", _numpy("expm1"), lambda op, g, ans, x: g * (ans + 1.0), scalar=math.expm1),
     _unary("log", _numpy("log"), lambda op, g, ans, x: g / x, kink=lambda x: x == 0, scalar=math.log),
@@ -343,12 +348,14 @@ _TABLE: tuple[Primitive, ...] = (
     _unary("log10", _numpy("log10"), lambda op, g, ans, x: g / (x * LN10), kink=lambda x: x == 0, scalar=math.log10),
     _unary("log1p", _numpy("log1p"), lambda op, g, ans, x: g / (x + 1.0), kink=lambda x: x == -1, scalar=math.log1p),
     _unary("sqrt", _numpy("sqrt"), lambda op, g, ans, x: g / (2.0 * ans), kink=lambda x: x == 0, scalar=math.sqrt),
-    _unary("cbrt", _numpy("cbrt"), lambda op, g, ans, x: g / (3.0 * ans) / ans, kink=lambda x: x == 0, scalar=getattr(math, "cbrt", None)),
+    _unary("cbrt", _numpy("cbrt"), lambda op, g, ans, x: g / (3.0 * ans) / ans, kink=lambda x: x == 0,
+           scalar=getattr(math, "cbrt", None)),
     _unary("abs", _numpy("abs"), lambda op, g, ans, x: g * op("sign", x), kink=lambda x: x == 0, scalar=math.fabs),
     _unary("sign", _sign, _zero_vjp, kink=lambda x: x == 0, scalar=_scalar_sign),
     _unary("floor", _numpy("floor"), _zero_vjp, kink=_is_integer, scalar=_scalar_floor),
     _unary("ceil", _numpy("ceil"), _zero_vjp, kink=_is_integer, scalar=_scalar_ceil),
-    _unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), lambda op, g, ans, x: g * (1.0 - ans) * ans, scalar=lambda x: 1.0 / (1.0 + math.exp(-x))),
+    _unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), lambda op, g, ans, x: g * (1.0 - ans) * ans,
+           scalar=lambda x: 1.0 / (1.0 + math.exp(-x))),
     _unary("relu", lambda x: np.maximum(x, 0.0), _relu_vjp, kink=lambda x: x == 0, scalar=_scalar_relu),
     _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x), scalar=_scalar_softplus),
     _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g, scalar=math.erf),
@@ -407,9 +414,12 @@ _TABLE: tuple[Primitive, ...] = (
     # masks: piecewise-constant, so their cotangents are zero
     _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
     _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b)),
-    _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True, scalar=lambda a, b: float(a > b)),
-    _internal("greater_equal", 2, _numpy("greater_equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a >= b)),
-    _internal("logical_and", 2, _numpy("logical_and"), (None, None), elementwise=True, scalar=lambda a, b: float(bool(a) and bool(b))),
+    _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True,
+              scalar=lambda a, b: float(a > b)),
+    _internal("greater_equal", 2, _numpy("greater_equal"), (None, None), elementwise=True,
+              scalar=lambda a, b: float(a >= b)),
+    _internal("logical_and", 2, _numpy("logical_and"), (None, None), elementwise=True,
+              scalar=lambda a, b: float(bool(a) and bool(b))),
 )
 
 PRIMITIVES: dict[str, Primitive] = {primitive.name: primitive for primitive in _TABLE}

@@ -299,3 +299,32 @@ def test_one_decorator_line_opts_a_command_in():
     one_shot = runner.invoke(hessian_like, ["x^3", "--at", "x=2", "--format", "json"])
     assert json.loads(one_shot.stdout)["hessian"] == [[12.0]] and one_shot.exit_code == 0
     assert runner.invoke(hessian_like, ["x^3", "--points", "-"], input="x\n1\n").exit_code == 2  # no such option
+
+
+class _CountingPipe(io.StringIO):
+    """A text stream that is not a regular file and counts its flushes."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_records_are_flushed_one_by_one_only_when_a_reader_may_be_waiting(tmp_path):
+    regular = tmp_path / "programs.txt"
+    regular.write_bytes(b"x\n")
+    read_from_pipe, write_to_pipe = os.pipe()
+    try:
+        with open(regular, "rb") as file_source, os.fdopen(read_from_pipe, "rb") as pipe_source:
+            flushes = {}
+            for label, source in (("pipe", pipe_source), ("file", file_source), ("none", None)):
+                out = _CountingPipe()
+                output = batch.Output(out, io.StringIO(), echo_errors=False, source=source)
+                output.write("one")
+                output.write("two")
+                flushes[label] = out.flushes
+    finally:
+        os.close(write_to_pipe)
+    assert flushes == {"pipe": 2, "file": 0, "none": 2}
+    with open(regular, "a", encoding="utf-8") as regular_out:  # output to a regular file: never flushed per record
+        assert not batch.Output(regular_out, io.StringIO(), echo_errors=False).flush_each
