@@ -195,7 +195,9 @@ def render_plain(record: Mapping[str, Any], digits: int | None = None) -> str:
 
 def _cell(value: Any, digits: int | None) -> str:
     """A number for CSV and plain output: counts (steps, orders) as integers, the rest as floats."""
-    if not isinstance(value, (float, bool)) and isinstance(value, (int, np.integer)):
+    if isinstance(value, (float, bool)):  # first: a float needs no NumPy to tell it from a count
+        return format_number(value, digits)
+    if isinstance(value, (int, np.integer)):
         return str(value)
     return format_number(value, digits)
 

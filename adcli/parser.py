@@ -20,7 +20,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
-from .primitives import FUNCTIONS, PRIMITIVES, REDUCTIONS
+from .primitives import FUNCTIONS, REDUCTIONS
 from .program import VAR, Program, ProgramBuilder, prune
 from .tape import forward
 
@@ -265,7 +265,7 @@ def _lark_cython_plugins() -> dict[str, Any]:
     return lark_cython.plugins
 
 
-def _cache_path(grammar: str) -> str | bool:
+def _cache_path(grammar: str, cython: bool = False) -> str | bool:
     """Where Lark keeps the built parser tables: the user's cache folder, else Lark's own (the temp folder).
 
     Building the tables from the grammar takes ~80 ms; loading them, ~5 ms. The user's
@@ -280,7 +280,8 @@ def _cache_path(grammar: str) -> str | bool:
     except OSError:
         return True
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
-    return os.path.join(folder, f"parser-{digest}-py{sys.version_info[0]}{sys.version_info[1]}.lark")
+    flavour = "-cython" if cython else ""
+    return os.path.join(folder, f"parser-{digest}-py{sys.version_info[0]}{sys.version_info[1]}{flavour}.lark")
 
 
 class Parser:
@@ -294,7 +295,7 @@ class Parser:
         # keyword everywhere), and the contextual one compiles a lexer per parser state at the
         # first parse, 1.3 ms of every one-shot command.
         self._lark = Lark(grammar, parser="lalr", lexer="basic", transformer=self._compiler, _plugins=plugins,
-                          cache=_cache_path(grammar + ("\n// lark-cython" if plugins else "")))
+                          cache=_cache_path(grammar, cython=bool(plugins)))
         self._lock = _thread.allocate_lock()  # not threading's: that module costs ~1 ms of start-up
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .lazy_numpy import np
-
 from . import derivatives
 from .api import Compiled
 from .diagnostics import all_finite, nonfinite_warning
