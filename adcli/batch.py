@@ -55,17 +55,17 @@ def decode_line(raw: bytes) -> tuple[str, AdcliError | None]:
         return text, ParseError(message, text, (column, column + 1))
 
 
-def input_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def input_lines(stream: BinaryIO, first_line: int = 1) -> Iterator[tuple[int, bytes]]:
     """(1-based number, bytes without the line end), a UTF-8 byte-order mark on line 1 dropped."""
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(stream, start=first_line):
         if number == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM):]
         yield number, strip_line_end(raw)
 
 
-def program_lines(stream: BinaryIO) -> Iterator[ProgramLine]:
+def program_lines(stream: BinaryIO, first_line: int = 1) -> Iterator[ProgramLine]:
     """The lines that hold programs: blank lines and `#` comment lines are skipped (but counted)."""
-    for number, raw in input_lines(stream):
+    for number, raw in input_lines(stream, first_line):
         stripped = raw.strip()
         if not stripped or stripped.startswith(b"#"):
             continue

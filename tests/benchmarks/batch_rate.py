@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import random
 import subprocess
 import tempfile
@@ -56,6 +57,13 @@ def has_batch_mode() -> bool:
         return completed.returncode == 0 and json.loads(completed.stdout.splitlines()[0]).get("line") == 1
     except (ValueError, IndexError, AttributeError):
         return False
+
+
+def has_jobs_option() -> bool:
+    """Whether this adcli shares a batch file out to worker processes (`--jobs`)."""
+    completed = subprocess.run([*adcli_command(), "eval", "-", "--jobs", "1"], input="1\n", capture_output=True,
+                               text=True, env=child_environment())
+    return completed.returncode == 0
 
 
 def lark_parse(lines: list[str]) -> Callable[[], None]:
@@ -124,19 +132,24 @@ def run(quick: bool) -> list[Row]:
         batch = has_batch_mode()
         candidates = {"Lark parse": lark_parse(adcli_lines), "library": library_loop(adcli_lines[:eval_count])}
         if batch:
-            candidates["adcli"] = process([*adcli_command(), "grad", "-", "--format", "json", "--at", f"x={X},y={Y}"],
-                                          stdin_path=path)
+            command = [*adcli_command(), "grad", "-", "--format", "json", "--at", f"x={X},y={Y}"]
+            candidates["adcli"] = process(command, stdin_path=path)
+            if has_jobs_option():
+                candidates["adcli, one process"] = process([*command, "--jobs", "1"], stdin_path=path)
         candidates["ast.parse"] = lambda: [ast.parse(line, mode="eval") for line in python_lines]
         for label, make in {"PyTorch": torch_eval, "autograd": autograd_eval, "JAX": jax_eval}.items():
             found = framework(label)
             if found:
                 candidates[label] = make(python_lines, found)
         seconds = alternate(candidates, repeats, warmup=0)
-    sizes = {"Lark parse": count, "adcli": count, "library": eval_count, "ast.parse": eval_count,
+    sizes = {"Lark parse": count, "adcli": count, "adcli, one process": count, "library": eval_count, "ast.parse": eval_count,
              "PyTorch": eval_count, "autograd": eval_count, "JAX": eval_count}
     rates = {name: sizes[name] / time for name, time in seconds.items()}
     others = {label: rates.get(label, missing_note(label)) for label in ("PyTorch", "autograd", "JAX")}
     note = f"ast.parse {rates['ast.parse']:,.0f}/s; library loop (compile+grad) {rates['library']:,.0f}/s"
+    if "adcli, one process" in rates:
+        note = (f"{os.cpu_count()} processes (the default for a file); one process (--jobs 1) "
+                f"{rates['adcli, one process']:,.0f}/s; " + note)
     if batch:
         adcli_rate, what = rates["adcli"], f"`adcli grad - --format json`, {count:,} short programs"
     else:

@@ -1,0 +1,149 @@
+"""Batch mode on several processes: the same bytes, exit code and messages as one process."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from adcli import workers
+from adcli.batch import Output
+from adcli.formats import LineStream
+from conftest import console_script
+
+# Every kind of line batch mode meets: results, in-band errors, warnings, comments, blank lines,
+# CRLF ends, repeated heads with `where`, a definition, and bytes that are not UTF-8.
+KINDS = [
+    b"(sqrt(x)+1)^3 where x=2\n",
+    b"x y + %d\n",
+    b"sin(x) * exp(-x^2/%d)\r\n",
+    b"# a comment\n",
+    b"\n",
+    b"sqrt(x) where x=-%d\n",
+    b"(x + 1\n",
+    b"a = 2; a x^2 where x=%d\n",
+    b"log(x) where x=0\n",
+    b"x \xff y\n",
+    b"foo(x)\n",
+]
+
+
+def mixed_lines(count: int) -> bytes:
+    lines = [KINDS[index % len(KINDS)] for index in range(count)]
+    return b"\xef\xbb\xbf" + b"".join(line % (index % 7 + 1) if b"%d" in line else line
+                                       for index, line in enumerate(lines))
+
+
+def run_adcli(*args: str, cwd) -> tuple[int, str, str]:
+    done = subprocess.run(console_script() + list(args), capture_output=True, text=True, cwd=cwd, timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("workers") / "programs.txt"
+    path.write_bytes(mixed_lines(6000))
+    assert path.stat().st_size > workers.MIN_BYTES  # so the default takes several processes
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "plain", "csv"])
+def test_several_processes_write_exactly_what_one_writes(big_file, fmt):
+    common = ["grad", "--file", str(big_file), "--at", "y=0.5", "--format", fmt]
+    alone = run_adcli(*common, "--jobs", "1", cwd=big_file.parent)
+    assert alone[0] == 1 and alone[1].count("\n") > 3000  # some lines fail: exit code 1
+    assert run_adcli(*common, "--jobs", "2", cwd=big_file.parent) == alone
+    assert run_adcli(*common, "--jobs", "3", cwd=big_file.parent) == alone
+    assert run_adcli(*common, cwd=big_file.parent) == alone
+
+
+def test_records_keep_their_line_numbers(big_file):
+    code, stdout, _ = run_adcli("eval", "--file", str(big_file), "--at", "x=3,y=0.5", "--format", "json",
+                                "--jobs", "2", cwd=big_file.parent)
+    numbers = [json.loads(line)["line"] for line in stdout.splitlines()]
+    program_lines = [n for n in range(1, 6001) if KINDS[(n - 1) % len(KINDS)] not in (b"# a comment\n", b"\n")]
+    assert numbers == program_lines
+
+
+def test_standard_input_from_a_file_is_shared_out_too(big_file):
+    with open(big_file, "rb") as stdin:
+        done = subprocess.run(console_script() + ["eval", "-", "--at", "x=3,y=0.5", "--format", "plain"],
+                              stdin=stdin, capture_output=True, timeout=300)
+    alone = run_adcli("eval", "--file", str(big_file), "--at", "x=3,y=0.5", "--format", "plain", "--jobs", "1",
+                      cwd=big_file.parent)
+    assert (done.returncode, done.stdout.decode(), done.stderr.decode()) == alone
+
+
+def test_a_pipe_with_jobs_gives_the_same_as_one_process(tmp_path):
+    text = mixed_lines(300).decode("utf-8", errors="surrogateescape")
+    common = console_script() + ["grad", "-", "--at", "x=2,y=0.5", "--format", "json"]
+    data = text.encode("utf-8", errors="surrogateescape")
+    several = subprocess.run(common + ["--jobs", "2"], input=data, capture_output=True, cwd=tmp_path, timeout=300)
+    alone = subprocess.run(common, input=data, capture_output=True, cwd=tmp_path, timeout=300)
+    assert (several.returncode, several.stdout, several.stderr) == (alone.returncode, alone.stdout, alone.stderr)
+
+
+def test_jobs_must_be_positive(cli):
+    run = cli("grad", "-", "--jobs", "0", input="x\n")
+    assert run.exit_code == 2 and "--jobs" in run.stderr
+
+
+def test_blocks_end_at_line_ends_and_know_their_first_line():
+    data = b"".join(b"x + %d\n" % n for n in range(1000)) + b"y"  # the last line has no end
+    found = list(workers.blocks(io.BytesIO(data), 100))
+    assert b"".join(block for block, _ in found) == data
+    assert all(block.endswith(b"\n") for block, _ in found[:-1])
+    for block, first_line in found:
+        assert block.startswith(b"x + %d\n" % (first_line - 1)) or block == b"y"
+
+
+def test_a_line_longer_than_a_block_stays_whole():
+    long_line = b"x" + b" + x" * 100 + b"\n"
+    found = list(workers.blocks(io.BytesIO(b"y\n" + long_line + b"z\n"), 8))
+    assert found == [(b"y\n" + long_line, 1), (b"z\n", 3)]
+
+
+def test_small_files_pipes_buffers_and_csv_take_one_process(tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"x\n" * 100)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x\n" * workers.MIN_BYTES)
+    with open(small, "rb") as small_file, open(big, "rb") as big_file:
+        assert workers.jobs_for(small_file, "json", None) == 1
+        assert workers.jobs_for(big_file, "json", None) == len(os.sched_getaffinity(0))
+        assert workers.jobs_for(big_file, "csv", None) == 1
+        assert workers.jobs_for(big_file, "csv", 4) == 1
+        assert workers.jobs_for(small_file, "json", 3) == 3
+    assert workers.jobs_for(io.BytesIO(b"x\n" * workers.MIN_BYTES), "json", None) == 1
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as pipe, os.fdopen(write, "wb"):
+        assert workers.jobs_for(pipe, "json", None) == 1
+
+
+def test_a_small_file_gets_small_blocks(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"x\n" * 20_000)
+    with open(path, "rb") as file:
+        assert workers.block_size(file, 2) == 40_000 // 8
+        file.read(30_000)
+        assert workers.block_size(file, 2) == workers.SMALLEST_BLOCK
+    assert workers.block_size(io.BytesIO(b"x\n"), 2) == workers.BLOCK_BYTES
+
+
+def test_the_blocks_run_in_worker_processes(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"x + 1\n" * 4000)
+
+    def compute(compiled):
+        return SimpleNamespace(record={"value": float(os.getpid())}, warnings=(), ok=True)
+
+    out, err = io.StringIO(), io.StringIO()
+    with open(path, "rb") as file:
+        code = workers.write_results_in_parallel(file, compute, LineStream("plain"), Output(out, err, False), 2)
+    pids = [float(line) for line in out.getvalue().splitlines()]
+    assert code == 0 and err.getvalue() == "" and len(pids) == 4000
+    assert os.getpid() not in pids and len(set(pids)) == 2
