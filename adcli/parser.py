@@ -40,6 +40,9 @@ class Keyword(NamedTuple):
     value: Node
 
 
+_BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow", "**": "pow"}
+
+
 def _span(first: Any, last: Any) -> tuple[int, int]:
     start = first.start if isinstance(first, Node) else first.start_pos  # a node, or a token
     end = last.end if isinstance(last, Node) else last.end_pos
@@ -70,12 +73,13 @@ class _Compiler(Transformer):
     # -- leaves
     def number(self, children: list) -> Node:
         token, = children
-        return Node(self.builder.const(float(token.value), _span(token, token)), token.start_pos, token.end_pos)
+        span = token.start_pos, token.end_pos
+        return Node(self.builder.const(float(token.value), span), *span)
 
     def name(self, children: list) -> Node:
         token, = children
         name = token.value
-        span = _span(token, token)
+        span = token.start_pos, token.end_pos
         if name in self.definitions:
             return Node(self.definitions[name].slot, *span)
         if name in CONSTANTS:
@@ -91,8 +95,8 @@ class _Compiler(Transformer):
     # -- operators
     def binary(self, children: list) -> Node:
         left, operator, right = children
-        op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow", "**": "pow"}[operator.value]
-        return self._emit(op, (left, right), _span(operator, operator), left.start, right.end)
+        return self._emit(_BINARY_OPS[operator.value], (left, right), (operator.start_pos, operator.end_pos),
+                          left.start, right.end)
 
     def implicit_mul(self, children: list) -> Node:
         left, right = children

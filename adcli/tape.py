@@ -221,7 +221,7 @@ def backward(
             if rule is None:
                 continue
             share = rule(apply, g, handles[slot], *operands, **keywords)
-            if primitive.broadcasts:
+            if primitive.broadcasts and apply is not apply_scalar:  # floats have nothing to sum
                 share = apply("sum_to_like", share, operands[index])
             cotangents[arg] = share if cotangents[arg] is None else cotangents[arg] + share
         cotangents[slot] = None  # used up: free it
