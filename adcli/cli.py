@@ -165,8 +165,8 @@ def many_programs(points: bool = False) -> Callable:
             click.option("--file", "program_file", metavar="PATH",
                          help="Read programs from PATH, one per line (EXPR '-' reads them from standard input)."),
             click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                         help="Processes for a batch of programs (default: every core for a file of 256 KB or "
-                              "more, else 1; CSV output always 1)."),
+                         help="Processes for a file of programs (default: every core for a file of 32 KB or "
+                              "more, else 1). Pipes and CSV output always take 1."),
         ]
         if points:
             parameters.append(click.option(

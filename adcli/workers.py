@@ -34,16 +34,18 @@ AHEAD = 2
 
 
 def jobs_for(source: BinaryIO, fmt: str, asked: int | None) -> int:
-    """How many processes: --jobs if given, else every usable core for a big regular file.
+    """How many processes for a regular file: --jobs if given, else every usable core when it is big.
 
-    CSV takes its header from the first result, so its lines depend on each other: one process.
+    A pipe or a terminal is read line by line in one process, so that each result leaves as
+    soon as its line is in. CSV takes its header from the first result, so its lines depend
+    on each other: one process.
     """
-    if fmt == "csv" or not _can_fork():
+    remaining = _bytes_left(source)
+    if remaining is None or fmt == "csv" or not _can_fork():
         return 1
     if asked is not None:
         return asked
-    remaining = _bytes_left(source)
-    return 1 if remaining is None or remaining < MIN_BYTES else len(os.sched_getaffinity(0))
+    return 1 if remaining < MIN_BYTES else len(os.sched_getaffinity(0))
 
 
 def _bytes_left(source: BinaryIO) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import subprocess
 from types import SimpleNamespace
 
@@ -78,7 +79,7 @@ def test_standard_input_from_a_file_is_shared_out_too(big_file):
     assert (done.returncode, done.stdout.decode(), done.stderr.decode()) == alone
 
 
-def test_a_pipe_with_jobs_gives_the_same_as_one_process(tmp_path):
+def test_a_pipe_stays_line_by_line_with_jobs_too(tmp_path):
     text = mixed_lines(300).decode("utf-8", errors="surrogateescape")
     common = console_script() + ["grad", "-", "--at", "x=2,y=0.5", "--format", "json"]
     data = text.encode("utf-8", errors="surrogateescape")
@@ -119,9 +120,11 @@ def test_small_files_pipes_buffers_and_csv_take_one_process(tmp_path):
         assert workers.jobs_for(big_file, "csv", 4) == 1
         assert workers.jobs_for(small_file, "json", 3) == 3
     assert workers.jobs_for(io.BytesIO(b"x\n" * workers.MIN_BYTES), "json", None) == 1
+    assert workers.jobs_for(io.BytesIO(b"x\n"), "json", 2) == 1
     read, write = os.pipe()
     with os.fdopen(read, "rb") as pipe, os.fdopen(write, "wb"):
         assert workers.jobs_for(pipe, "json", None) == 1
+        assert workers.jobs_for(pipe, "json", 2) == 1
 
 
 def test_a_small_file_gets_small_blocks(tmp_path):
@@ -147,3 +150,21 @@ def test_the_blocks_run_in_worker_processes(tmp_path):
     pids = [float(line) for line in out.getvalue().splitlines()]
     assert code == 0 and err.getvalue() == "" and len(pids) == 4000
     assert os.getpid() not in pids and len(set(pids)) == 2
+
+
+def test_the_help_gives_the_size_from_which_all_cores_work(cli):
+    run = cli("grad", "--help")
+    assert f"every core for a file of {workers.MIN_BYTES // 1024} KB" in " ".join(run.stdout.split())
+
+
+def test_with_jobs_a_pipe_still_sees_each_result_as_its_line_comes_in(tmp_path):
+    process = subprocess.Popen(console_script() + ["eval", "-", "--jobs", "2", "--format", "plain"], cwd=tmp_path,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        process.stdin.write(b"2 x where x=3\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 60)  # the input is still open
+        assert ready and process.stdout.readline() == b"6.0\n"
+    finally:
+        process.communicate(timeout=60)  # closes the input
+    assert process.returncode == 0
