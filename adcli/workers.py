@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 from .batch import Compute, Output, ProgramCache, program_lines, results, write_results
+from .errors import AdcliError
 from .formats import LineStream
 
 # Input per task: up to ~2,000 short programs, 0.2 s of one worker's time against ~1 ms to send and
@@ -114,19 +115,30 @@ def write_results_in_parallel(source: BinaryIO, compute: Compute, stream: LineSt
                               jobs: int) -> int:
     """write_results(results(program_lines(source), compute), stream, output), on `jobs` processes."""
     import multiprocessing  # here: ~10 ms that only a big batch pays
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     output.out.flush()  # a worker that flushes an inherited buffer on exit would write it twice
     output.err.flush()
     job = _Job(compute, stream, output.echo_errors)
     failed = 0
-    with multiprocessing.get_context("fork").Pool(jobs, initializer=_start_worker, initargs=(job,)) as pool:
+    # concurrent.futures rather than multiprocessing.Pool: a worker that dies (killed, out of
+    # memory) raises BrokenProcessPool instead of leaving its block's result to wait forever.
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (job,)) as pool:
         pending: deque = deque()
-        for data, first_line in blocks(source, block_size(source, jobs)):
-            pending.append(pool.apply_async(_run_block, (data, first_line)))
-            if len(pending) > AHEAD * jobs:
-                failed |= _write(pending.popleft().get(), output)
-        while pending:
-            failed |= _write(pending.popleft().get(), output)
+        try:
+            for data, first_line in blocks(source, block_size(source, jobs)):
+                pending.append(pool.submit(_run_block, data, first_line))
+                if len(pending) > AHEAD * jobs:
+                    failed |= _write(pending.popleft().result(), output)
+            while pending:
+                failed |= _write(pending.popleft().result(), output)
+        except BrokenProcessPool:
+            raise AdcliError("a worker process stopped unexpectedly (out of memory?); "
+                             "try --jobs 1 to run in one process") from None
+        finally:
+            for future in pending:  # the reader left, or a worker died: no more blocks
+                future.cancel()
     return failed
 
 

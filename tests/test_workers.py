@@ -13,6 +13,7 @@ import pytest
 
 from adcli import workers
 from adcli.batch import Output
+from adcli.errors import AdcliError
 from adcli.formats import LineStream
 from conftest import console_script
 
@@ -168,3 +169,15 @@ def test_with_jobs_a_pipe_still_sees_each_result_as_its_line_comes_in(tmp_path):
     finally:
         process.communicate(timeout=60)  # closes the input
     assert process.returncode == 0
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"x + 1\n" * 4000)
+
+    def compute(compiled):
+        os._exit(9)  # as if the kernel had killed the worker
+
+    with open(path, "rb") as file, pytest.raises(AdcliError, match="worker process stopped"):
+        workers.write_results_in_parallel(file, compute, LineStream("plain"), Output(io.StringIO(), io.StringIO(),
+                                                                                     False), 2)
