@@ -6,10 +6,9 @@ from typing import Any, Mapping, Sequence
 
 from .lazy_numpy import np
 
-from . import derivatives
+from . import derivatives, program_store
 from .errors import BindingError, NamingError, suggestion
-from .parser import CONSTANTS, compile_program
-from .primitives import FUNCTIONS
+from .primitives import CONSTANTS, FUNCTIONS
 from .program import Program
 from .tape import forward
 
@@ -134,7 +133,22 @@ class Compiled:
 
 def compile(text: str) -> Compiled:  # noqa: A001 - the name users expect, as re.compile
     """Parse and compile a program once; evaluate it at many bindings."""
+    from .parser import compile_program  # here: importing Lark is ~30 ms, and a stored program needs none of it
     return Compiled(compile_program(text))
+
+
+def compile_stored(text: str) -> Compiled:
+    """compile(text), taken from the program store when an earlier process compiled the same text.
+
+    For one-shot commands, which ask one formula once per process; the store is disk I/O that
+    a library user compiling in one process does not need.
+    """
+    program = program_store.load(text)
+    if program is not None:
+        return Compiled(program)
+    compiled = compile(text)
+    program_store.save(compiled.program)
+    return compiled
 
 
 def evaluate(text: str, **bindings: Any) -> float | np.ndarray:

@@ -17,8 +17,8 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 from .api import Compiled, compile
 from .errors import AdcliError, ParseError
 from .formats import LineStream, located
-from .parser import CONSTANTS, compile_program
-from .primitives import FUNCTIONS
+from .parser import compile_program
+from .primitives import CONSTANTS, FUNCTIONS
 
 UTF8_BOM = b"\xef\xbb\xbf"
 CACHE_SIZE = 1024

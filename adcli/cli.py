@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, NoReturn
 import click
 
 from . import __version__
-from .api import Compiled, compile
+from .api import Compiled, compile_stored
 from .bindings import parse_assignments, split_top_level
 from .errors import AdcliError, BindingError
 from .formats import FORMATS, LineStream, PointStream, render, render_progress
@@ -101,7 +101,7 @@ def _prepare(expr: str, at: tuple[str, ...], seed: int | None) -> tuple[Compiled
     served = _served()
     if served is not None:
         return served.compiled, served.bindings
-    compiled = compile(expr)
+    compiled = compile_stored(expr)
     return compiled, parse_assignments(at, seed)
 
 
@@ -197,7 +197,7 @@ def _run_points(body: Callable, expr: str, path: str, options: dict[str, Any]) -
     from . import points
 
     served = _serve(options)
-    compiled = compile(expr)
+    compiled = compile_stored(expr)
     with _input(path, points.TERMINAL_HINT) as stream:
         points_file = points.PointsFile(stream)
         stream_format = PointStream(options["fmt"], options["digits"], points_file.names)

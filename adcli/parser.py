@@ -8,7 +8,6 @@ carries the source span). This is the only module that imports lark.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import sys
 import _thread
@@ -20,11 +19,11 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
-from .primitives import FUNCTIONS, REDUCTIONS
+from .primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
 from .program import VAR, Program, ProgramBuilder, prune
+from .program_store import cache_folder, grammar_path
 from .tape import forward
 
-CONSTANTS = {"pi": math.pi, "e": math.e}
 KEYWORDS = {"axis"}
 CONSTRUCTOR_NAMES = frozenset(("linspace", "arange", "zeros", "ones", "rand", "randn"))  # bindings.constructors
 
@@ -246,17 +245,8 @@ _SEPARATORS = {"SEMICOLON", "_NEWLINE"}
 
 
 def _grammar_text() -> str:
-    """grammar/adcli.lark: inside the installed package (the wheel puts it there), else in the source tree.
-
-    Plain os.path, not importlib.resources: that import costs ~10 ms of every start.
-    """
-    package = os.path.dirname(os.path.abspath(__file__))
-    for folder in (package, os.path.dirname(package)):
-        path = os.path.join(folder, "grammar", "adcli.lark")
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as grammar:
-                return grammar.read()
-    raise FileNotFoundError(f"adcli's grammar is missing: no grammar/adcli.lark beside {package}")
+    with open(grammar_path(), encoding="utf-8") as grammar:
+        return grammar.read()
 
 
 def _lark_cython_plugins() -> dict[str, Any]:
@@ -277,8 +267,7 @@ def _cache_path(grammar: str, cython: bool = False) -> str | bool:
     pickle that every start loads. Lark checks the grammar, its options and its version
     against the file and rebuilds it when they differ.
     """
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(root, "adcli")
+    folder = cache_folder()
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError:

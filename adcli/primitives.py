@@ -436,3 +436,5 @@ FUNCTIONS["dot"] = {2: "matmul"}
 FUNCTIONS["log"][2] = "log_base"  # log(x, base) is log(x) / log(base), built by the compiler
 
 REDUCTIONS = frozenset(("sum", "mean", "prod", "norm", "amax", "amin"))
+
+CONSTANTS = {"pi": math.pi, "e": math.e}  # the language's named constants

@@ -25,6 +25,18 @@ class Run:
         return json.loads(self.stdout)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory):
+    """The suite's own XDG_CACHE_HOME (Lark's tables, the program store), never the user's, empty at the start."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if saved is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture
 def cli():
     """cli("grad", "x^2", "--at", "x=2", input=None) -> Run, through Click's CliRunner."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import adcli
-from adcli import api
+from adcli import parser
 from adcli.descend import ProgressBar, descend
 from conftest import console_script
 
@@ -134,10 +134,11 @@ def test_errors(cli, args, code, words):
     assert all(word in run.stderr for word in words), run.stderr
 
 
-def test_the_program_is_compiled_once(cli, monkeypatch):
+def test_the_program_is_compiled_once(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty program store
     calls = []
-    original = api.compile_program
-    monkeypatch.setattr(api, "compile_program", lambda text: calls.append(text) or original(text))
+    original = parser.compile_program
+    monkeypatch.setattr(parser, "compile_program", lambda text: calls.append(text) or original(text))
     assert cli(*quadratic_args(50, 0.1)).exit_code == 0
     assert calls == [QUADRATIC]
 
