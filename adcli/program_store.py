@@ -20,6 +20,7 @@ from typing import Any
 from .program import Instruction, Program
 
 SLOTS = 256
+LONGEST_TEXT = 4096  # characters: caps the store near 256 x 50 KB; longer texts are not kept
 _FORMAT = 1
 _PLAIN_TYPES = (float, int, str, bool, type(None))
 
@@ -74,8 +75,8 @@ def load(text: str) -> Program | None:
 
 
 def save(program: Program) -> None:
-    """Store the program when it holds only plain Python values (not arrays); never fails."""
-    fields = _plain_fields(program)
+    """Store the program when its text is short and it holds only plain Python values (not arrays); never fails."""
+    fields = _plain_fields(program) if len(program.text) <= LONGEST_TEXT else None
     if fields is None:
         return
     path = _slot_path(program.text)

@@ -63,6 +63,14 @@ def test_programs_holding_arrays_are_not_stored(store):
     assert stored_files(store) == [] and program_store.load(program.text) is None
 
 
+def test_long_texts_are_not_stored(store):
+    longest = "x" + " + x" * ((program_store.LONGEST_TEXT - 1) // 4)
+    program_store.save(compile(longest).program)
+    program_store.save(compile(longest + " + 1").program)
+    assert len(longest) <= program_store.LONGEST_TEXT < len(longest + " + 1")
+    assert program_store.load(longest) is not None and program_store.load(longest + " + 1") is None
+
+
 def test_another_text_in_the_same_slot_is_a_miss(store):
     first, second = "x + 8", "x + 24"
     assert zlib.crc32(first.encode()) % program_store.SLOTS == zlib.crc32(second.encode()) % program_store.SLOTS

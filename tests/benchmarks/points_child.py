@@ -4,8 +4,10 @@
     python points_child.py memory CONTENDER FORMULA N             # the peak resident memory one run adds
 
 CONTENDER is adcli, numpy-value, by-hand, PyTorch, autograd or JAX; the answer is one line
-of JSON. For memory, the inputs are made and the code paths warmed up on a small input
-first; then the kernel's peak counter is reset (Linux: /proc/self/clear_refs) and the
+of JSON. For memory, the inputs are made and the code paths warmed up on an input of
+WARM_UP_POINTS (big enough for adcli's chunked two-thread path, as at 10^7: a smaller one
+left that path's one-time costs, a thread's stack and malloc arena, ~230 KB, in the
+measured run); then the kernel's peak counter is reset (Linux: /proc/self/clear_refs) and the
 run's peak read back, its results kept alive, as they are for a caller that uses them.
 """
 
@@ -21,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from formulas import FORMULAS, adcli_runner, autograd_runner, jax_runner, torch_runner  # noqa: E402
 from harness import alternate, framework  # noqa: E402
 
+WARM_UP_POINTS = 2**18
 FRAMEWORK_RUNNERS = {"PyTorch": torch_runner, "autograd": autograd_runner, "JAX": jax_runner}
 
 
@@ -64,7 +67,7 @@ def _reset_peak() -> bool:
 def extra_bytes(contender: str, key: str, n: int) -> int:
     run = runner(contender, key)
     formula = FORMULAS[key]
-    run(**formula.inputs(1000))
+    run(**formula.inputs(WARM_UP_POINTS))
     inputs = formula.inputs(n)
     if _reset_peak():
         before = _status_kib("VmRSS")
