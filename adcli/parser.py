@@ -21,7 +21,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
 from .primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
 from .program import VAR, Program, ProgramBuilder, prune
-from .program_store import cache_folder, grammar_path
+from .locations import cache_folder, grammar_path
 from .tape import forward
 
 KEYWORDS = {"axis"}

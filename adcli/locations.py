@@ -1,0 +1,25 @@
+"""Where adcli's own files are: its grammar, and its folder in the user's cache."""
+
+from __future__ import annotations
+
+import os
+
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cache_folder() -> str:
+    """adcli's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache); it may not exist yet."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "adcli")
+
+
+def grammar_path() -> str:
+    """The grammar: in the package when installed from a wheel, beside it in a source checkout.
+
+    Plain os.path, not importlib.resources: that import costs ~10 ms of every start.
+    """
+    for folder in (PACKAGE, os.path.dirname(PACKAGE)):
+        path = os.path.join(folder, "grammar", "adcli.lark")
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"adcli's grammar is missing: no grammar/adcli.lark beside {PACKAGE}")
