@@ -144,11 +144,11 @@ def compile_stored(text: str) -> Compiled:
     a library user compiling in one process does not need.
     """
     program = program_store.load(text)
-    if program is not None:
-        return Compiled(program)
-    compiled = compile(text)
-    program_store.save(compiled.program)
-    return compiled
+    if program is None:
+        from .parser import compile_program
+        program = compile_program(text, accelerated=False)  # one text per process: the parser that loads soonest
+        program_store.save(program)
+    return Compiled(program)
 
 
 def evaluate(text: str, **bindings: Any) -> float | np.ndarray:

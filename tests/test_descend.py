@@ -138,7 +138,7 @@ def test_the_program_is_compiled_once(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty program store
     calls = []
     original = parser.compile_program
-    monkeypatch.setattr(parser, "compile_program", lambda text: calls.append(text) or original(text))
+    monkeypatch.setattr(parser, "compile_program", lambda text, **options: calls.append(text) or original(text, **options))
     assert cli(*quadratic_args(50, 0.1)).exit_code == 0
     assert calls == [QUADRATIC]
 
