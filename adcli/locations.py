@@ -8,8 +8,13 @@ PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def cache_folder() -> str:
-    """adcli's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache); it may not exist yet."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """adcli's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache); it may not exist yet.
+
+    A relative $XDG_CACHE_HOME is ignored, as the XDG spec says: it would scatter caches over working folders.
+    """
+    root = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(root):
+        root = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(root, "adcli")
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adcli import program_store
+from adcli import locations, program_store
 from adcli.api import as_value, compile, compile_stored
 from adcli.bindings import _SIGNED_NUMBER, constructors, parse_value
 from adcli.parser import compile_value
@@ -174,6 +174,14 @@ def test_a_failed_save_leaves_no_partial_file(store):
     assert stored_files(store) == [path] and program_store.load("x^4") is None
 
 
+def test_a_relative_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
+    assert locations.cache_folder() == str(tmp_path / ".cache" / "adcli")
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert locations.cache_folder() == str(tmp_path / ".cache" / "adcli")
+
+
 # -- through the console script: a stored program answers exactly as a compiled one ----------
 
 SAME_ANSWERS = [
@@ -219,4 +227,5 @@ def test_the_number_pattern_is_the_grammars():
     grammar = Path(program_store.grammar_path()).read_text(encoding="utf-8")
     [line] = [line for line in grammar.splitlines() if line.startswith("NUMBER:")]
     assert line.split("/")[1].replace("(", "(?:") in _SIGNED_NUMBER.pattern
+
 
