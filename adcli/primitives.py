@@ -130,6 +130,41 @@ def _prod_others(x: Any, axis: int | None) -> Any:
     return np.reshape(result, np.shape(x)) if flat else result
 
 
+def _axis_first(x: Any, axis: int | None) -> tuple[Any, Callable[[Any], Any]]:
+    """x as float64 with `axis` first (axis None: flattened in C order), and how to put a result back."""
+    values = np.asarray(x, dtype=np.float64)
+    if axis is None:
+        shape = values.shape
+        return values.reshape(-1), lambda out: out.reshape(shape)
+    return np.moveaxis(values, axis, 0), lambda out: np.moveaxis(out, 0, axis)
+
+
+def _shift(x: Any, axis: int | None, step: int) -> Any:
+    """x moved one place along `axis`, the vacated end zero: out[j] = x[j-1] (step 1) or x[j+1] (step -1)."""
+    values, restore = _axis_first(x, axis)
+    out = np.zeros_like(values)
+    if step > 0:
+        out[1:] = values[:-1]
+    else:
+        out[:-1] = values[1:]
+    return restore(out)
+
+
+def _scan(b: Any, a: Any, axis: int | None, reverse: bool) -> Any:
+    """The linear recurrence s[j] = b[j] + a[j] * s[j-1] along `axis` (s[j+1] when reverse), s[first] = b[first].
+
+    Sums of products of runs of a, with no division, so exact beside zeros; a Python step per
+    element of the axis, which only second and higher derivatives of prod pay.
+    """
+    bs, restore = _axis_first(b, axis)
+    coefficients, _ = _axis_first(a, axis)
+    out = bs.copy()
+    order = range(len(bs) - 2, -1, -1) if reverse else range(1, len(bs))
+    for j in order:
+        out[j] += coefficients[j] * out[j + 1 if reverse else j - 1]
+    return restore(out)
+
+
 def _matmul_grad_a(g: Any, a: Any, b: Any) -> Any:
     a_ndim, b_ndim = np.ndim(a), np.ndim(b)
     if a_ndim == 1 and b_ndim == 1:
@@ -302,9 +337,40 @@ def _prod_vjp(op, g, ans, x, axis=None):
 
 
 def _prod_others_vjp(op, g, ans, x, axis=None):
-    # d(prod of others_i)/dx_j summed against g; exact away from zeros (documented limit).
+    """For each j, the sum over i != j of g_i times the product of x without x_i and x_j.
+
+    Along an axis without zeros, PyTorch's formula (sum_i g_i ans_i - g_j ans_j) / x_j. Along one
+    with a zero, that divides by zero, so there the products themselves: for i < j, the elements
+    before i, those between i and j, and those after j, summed over i by linear scans (no
+    division, so exact at every order, as PyTorch's cumprod-based rule is).
+    """
+    def shifted(value, step):
+        return op("shift", value, axis=axis, step=step)
+
+    def scan(b, a, reverse):
+        return op("scan", b, a, axis=axis, reverse=reverse)
+
+    zero = op("equal", x, 0.0)
     total = op("expand", op("sum", g * ans, axis=axis), x, axis=axis)
-    return (total - g * ans) / x
+    divided = (total - g * ans) / op("where", zero, 1.0, x)  # zeros as ones: finite also where it is not used
+    ones = op("broadcast_like", 1.0, x)
+    before = scan(1.0 - shifted(ones, 1), shifted(x, 1), False)  # the product of the elements before each
+    after = scan(1.0 - shifted(ones, -1), shifted(x, -1), True)
+    earlier = scan(shifted(g * before, 1), shifted(x, 1), False)  # sum over i < j of g_i (before i) (between)
+    later = scan(shifted(g * after, -1), shifted(x, -1), True)
+    exact = earlier * after + later * before  # cotangent-carrying operands first: a NumPy array would absorb a Handle
+    zeros = op("expand", op("sum", op("where", zero, 1.0, 0.0), axis=axis), x, axis=axis)
+    return op("where", op("greater", zeros, 0.0), exact, divided)
+
+
+def _scan_vjp_b(op, g, ans, b, a, axis=None, reverse=False):
+    # s is linear in b: its transpose is the same recurrence run the other way, a moved one place.
+    return op("scan", g, op("shift", a, axis=axis, step=1 if reverse else -1), axis=axis, reverse=not reverse)
+
+
+def _scan_vjp_a(op, g, ans, b, a, axis=None, reverse=False):
+    # a[j] multiplies the previous s: the cotangent reaching s[j] times that s.
+    return op("shift", ans, axis=axis, step=-1 if reverse else 1) * _scan_vjp_b(op, g, ans, b, a, axis, reverse)
 
 
 def _stack_vjp(op, g, ans, *operands, index):
@@ -411,6 +477,10 @@ _TABLE: tuple[Primitive, ...] = (
               params=("index",)),
     _internal("prod_others", 1, lambda x, axis=None: _prod_others(x, _reduction_axis(x, axis)),
               (_prod_others_vjp,), params=("axis",)),
+    _internal("shift", 1, lambda x, axis=None, step=1: _shift(x, _reduction_axis(x, axis), step),
+              (lambda op, g, ans, x, axis=None, step=1: op("shift", g, axis=axis, step=-step),), params=("axis", "step")),
+    _internal("scan", 2, lambda b, a, axis=None, reverse=False: _scan(b, a, _reduction_axis(b, axis), reverse),
+              (_scan_vjp_b, _scan_vjp_a), params=("axis", "reverse")),
     # masks: piecewise-constant, so their cotangents are zero
     _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
     _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b)),

@@ -261,3 +261,46 @@ def test_many_programs_one_record_each(cli):
     assert second["line"] == 2 and second["hessian"] == [[0.0, 12.0], [12.0, 12.0]]
     jacobians = cli("jacobian", "-", "--at", "x=1,y=2", "--format", "json", input="[x, y^3]\n")
     assert json.loads(jacobians.stdout)["jacobian"] == {"x": [1.0, 0.0], "y": [0.0, 12.0]}
+
+
+# -- prod beside zeros: exact products at every order, as PyTorch's cumprod-based rule ------------
+
+def prod_hessian(x: np.ndarray) -> np.ndarray:
+    """d2 prod / dx_i dx_j: the product of all elements but i and j (0 on the diagonal)."""
+    flat = x.reshape(-1)
+    size = flat.size
+    return np.array([[0.0 if i == j else np.prod(np.delete(flat, [i, j])) for j in range(size)] for i in range(size)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.0, 1.0, -2.0, 0.5, 3.0]), min_size=1, max_size=6))
+def test_prod_hessian_is_exact_beside_zeros(values):
+    x = np.array(values)
+    _, _, matrix = derivatives.hessian(adcli.compile("prod(x)").program, {"x": x}, ["x"])
+    np.testing.assert_allclose(matrix, prod_hessian(x), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_prod_hessian_along_an_axis_with_zeros_in_some_slices(axis):
+    x = np.array([[0.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+    weights = np.array([1.5, -2.0, 0.5])[: np.prod(x, axis=axis).size]
+    program = adcli.compile(f"sum(prod(x, axis={axis}) * w)").program
+    _, _, matrix = derivatives.hessian(program, {"x": x, "w": weights}, ["x"])
+    expected = np.zeros((x.size, x.size))
+    moved = np.moveaxis(x, axis, 0)
+    index = np.moveaxis(np.arange(x.size).reshape(x.shape), axis, 0)
+    for slice_number in range(moved.shape[1]):
+        entries = index[:, slice_number]
+        expected[np.ix_(entries, entries)] = weights[slice_number] * prod_hessian(moved[:, slice_number])
+    np.testing.assert_allclose(matrix, expected, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("text, x, derivatives_1_to_4", [
+    ("prod([x, x, x, 3])", 0.0, [0.0, 0.0, 18.0, 0.0]),  # 3x^3
+    ("prod([x, x - 1, 2x, x^2])", 0.0, [0.0, 0.0, 0.0, -48.0]),  # 2x^5 - 2x^4
+    ("prod([x, x - 1, 2x, x^2])", 1.0, [2.0, 16.0, 72.0, 192.0]),
+    ("prod([x, 0 * x + 2, x - 2, x])", 2.0, [8.0, 16.0, 12.0, 0.0]),  # 2x^2 (x - 2) = 2x^3 - 4x^2, a zero at 2
+])
+def test_higher_derivatives_of_prod_at_zeros_of_its_operand(text, x, derivatives_1_to_4):
+    compiled = adcli.compile(text)
+    assert [compiled.derivative("x", order, x=x)[1] for order in range(1, 5)] == derivatives_1_to_4
