@@ -158,11 +158,14 @@ def _scan(b: Any, a: Any, axis: int | None, reverse: bool) -> Any:
     """
     bs, restore = _axis_first(b, axis)
     coefficients, _ = _axis_first(a, axis)
-    out = bs.copy()
+    one_dimensional = bs.ndim == 1  # then Python floats: the same IEEE arithmetic, ~10x less per step
+    out = bs.tolist() if one_dimensional else bs.copy()
+    if one_dimensional:
+        coefficients = coefficients.tolist()
     order = range(len(bs) - 2, -1, -1) if reverse else range(1, len(bs))
     for j in order:
         out[j] += coefficients[j] * out[j + 1 if reverse else j - 1]
-    return restore(out)
+    return restore(np.array(out, dtype=np.float64) if one_dimensional else out)
 
 
 def _matmul_grad_a(g: Any, a: Any, b: Any) -> Any:
