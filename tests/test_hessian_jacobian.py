@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import adcli
 from adcli import derivatives
-from adcli.tape import forward
+from adcli.program import ProgramBuilder
+from adcli.tape import Tracer, forward
 
 STEP = 1e-5
 
@@ -304,3 +305,25 @@ def test_prod_hessian_along_an_axis_with_zeros_in_some_slices(axis):
 def test_higher_derivatives_of_prod_at_zeros_of_its_operand(text, x, derivatives_1_to_4):
     compiled = adcli.compile(text)
     assert [compiled.derivative("x", order, x=x)[1] for order in range(1, 5)] == derivatives_1_to_4
+
+
+def test_prod_away_from_zeros_keeps_its_division_formula_even_beside_an_infinity():
+    """As before the exact rule: an inf operand gives the division formula's inf and nan, not all nan."""
+    _, second = adcli.compile("prod(x)").derivative("x", 2, x=np.array([2.0, np.inf, 3.0]))
+    np.testing.assert_array_equal(second, [np.inf, np.nan, np.inf])
+
+
+def test_a_hessian_of_a_program_holding_scans():
+    """A batched reverse sweep through scan: the Hessian of the summed second derivative of prod.
+
+    That sum is 2 e_2(x), twice the elementary symmetric polynomial, for 4 elements: its
+    Hessian is 2 off the diagonal, zeros of x or not.
+    """
+    second = adcli.compile("prod(x)").derivative_program("x", 2, {"x": (4,)})
+    builder = ProgramBuilder(second.text, {"x": (4,)})
+    tracer = Tracer(builder)
+    total = tracer("sum", derivatives._record_copy(second, tracer)[second.output])
+    summed = builder.build((total.payload,), second.variables)
+    assert "scan" in {instruction.op for instruction in summed.instructions}
+    _, _, matrix = derivatives.hessian(summed, {"x": np.array([0.0, 2.0, 3.0, 0.5])}, ["x"])
+    np.testing.assert_array_equal(matrix, 2.0 * (np.ones((4, 4)) - np.eye(4)))

@@ -92,6 +92,14 @@ def test_size_grows_polynomially():
     assert sizes[20] < 1000
 
 
+def test_prod_derivative_programs_grow_polynomially():
+    """prod's exact rule sums scans; a tangent sweep makes one scan per operand, fused back into one."""
+    program = adcli.compile("prod([x, x - 1, 2x, x^2])").program
+    sizes = {order: len(nth_derivative_program(program, "x", order, {"x": ()}).instructions) for order in (5, 10, 16)}
+    assert sizes[16] < (16 / 10) ** 3 * sizes[10] < (16 / 5) ** 3 * sizes[5]
+    assert sizes[16] < 50_000  # 617,540 unfused
+
+
 def test_shapes_are_optional_and_only_make_programs_smaller():
     program = adcli.compile("x^2 exp(x) / (1 + x^2)").program
     with_shapes = nth_derivative_program(program, "x", 4, {"x": ()})

@@ -168,7 +168,9 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "index": [sample(draw((3,), -2, 2), index=1), sample(draw((2, 3), -2, 2), index=0)],
     "unindex": [sample(draw((), -2, 2), Fixed(np.zeros(3)), index=2), sample(draw((3,), -2, 2), Fixed(np.zeros((2, 3))), index=1)],
-    "prod_others": [sample(draw((4,), 0.5, 1.5)), sample(draw((2, 3), -1.5, -0.5), axis=1), sample(draw((2, 3), 0.5, 2), axis=0)],
+    "prod_others": [sample(draw((4,), 0.5, 1.5)), sample(draw((2, 3), -1.5, -0.5), axis=1), sample(draw((2, 3), 0.5, 2), axis=0),
+                    sample(np.array([0.0, 1.5, 0.0, -2.0])), sample(np.array([[0.0, 2.0, 3.0], [1.5, -1.0, 0.5]]), axis=1),
+                    sample(np.array([[0.0, 2.0], [0.0, 0.0], [1.5, -0.5]]))],  # beside zeros: the exact rule
     "shift": [sample(draw((4,), -2, 2), step=1), sample(draw((2, 3), -2, 2), axis=1, step=-1),
               sample(draw((2, 3), -2, 2), step=-1), sample(draw((3, 2), -2, 2), axis=0, step=1)],
     "scan": [sample(draw((4,), -2, 2), draw((4,), -1.5, 1.5)),
