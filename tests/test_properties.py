@@ -279,6 +279,7 @@ def check_value_and_gradient(program: RandomProgram, point: Env) -> None:
     values = forward(compiled.program, compiled.inputs(point))
     # A huge intermediate (sin of sinh(100)) makes the value ill-conditioned: one ulp changes it all.
     assume(all(np.all(np.abs(v) < 1e8) for v in values))
+    assume(not periodic_of_a_large_argument(compiled.program, values))
     value, grads = compiled.grad(**point)
     assert close(value, expected, 1e-12), (program.text, value, expected)
     assert list(grads) == list(compiled.variables) + [v for v in point if v not in compiled.variables]
@@ -295,6 +296,16 @@ def check_value_and_gradient(program: RandomProgram, point: Env) -> None:
         coarse, fine, tiny = (five_point(along, at, step) for step in (1e-3, 5e-4, 1e-6))
         assume(math.isfinite(coarse) and close(coarse, fine, 1e-6) and close(fine, tiny, 1e-4))
         assert close(grads[variable], fine, 1e-5), (program.text, variable, grads[variable], fine)
+
+
+PERIODIC = frozenset(("sin", "cos", "tan"))
+
+
+def periodic_of_a_large_argument(program, values) -> bool:
+    """sin, cos or tan of an argument over 1e3: an ulp of it (over 1e-13) moves the result past the
+    value check's 1e-12, as in sin((sinh(pi)^2 + .5)^pi), whose argument is 4.9e6."""
+    return any(instruction.op in PERIODIC and np.any(np.abs(values[instruction.args[0]]) > 1e3)
+               for instruction in program.instructions)
 
 
 def same(a, b) -> bool:
