@@ -7,6 +7,7 @@ contender's arrays and threads would otherwise slow the next one's (seen: 2-3x).
 from __future__ import annotations
 
 import resource
+import statistics
 
 import numpy as np
 
@@ -63,7 +64,9 @@ def memory_rows(quick: bool) -> list[Row]:
     array_bytes = -(-8 * n // resource.getpagesize()) * resource.getpagesize()
 
     def arrays(contender: str, key: str) -> float:
-        return points_child("memory", contender, key, str(n))["extra_bytes"] / array_bytes
+        """The median of 3 runs, each in a fresh process: resident memory moves by a page or two between runs."""
+        runs = [points_child("memory", contender, key, str(n))["extra_bytes"] for _ in range(3)]
+        return statistics.median(runs) / array_bytes
 
     rows = []
     for formula in FORMULAS.values():

@@ -5,9 +5,9 @@
 
 CONTENDER is adcli, numpy-value, by-hand, PyTorch, autograd or JAX; the answer is one line
 of JSON. For memory, the inputs are made and the code paths warmed up on an input of
-WARM_UP_POINTS (big enough for adcli's chunked two-thread path, as at 10^7: a smaller one
-left that path's one-time costs, a thread's stack and malloc arena, ~230 KB, in the
-measured run); then the kernel's peak counter is reset (Linux: /proc/self/clear_refs) and the
+WARM_UP_POINTS (big enough for adcli's chunked two-thread path with full-size chunks, as at
+10^7: a smaller one left that path's one-time costs, a thread's stack and malloc arena
+(~230 KB) and a chunk plan bound to the larger chunk shape (a page), in the measured run); then the kernel's peak counter is reset (Linux: /proc/self/clear_refs) and the
 run's peak read back, its results kept alive, as they are for a caller that uses them.
 """
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from formulas import FORMULAS, adcli_runner, autograd_runner, jax_runner, torch_runner  # noqa: E402
 from harness import alternate, framework  # noqa: E402
 
-WARM_UP_POINTS = 2**18
+WARM_UP_POINTS = 2**19  # chunks of POINT_CHUNK = 65,536 rows need 8 x 65,536 points
 FRAMEWORK_RUNNERS = {"PyTorch": torch_runner, "autograd": autograd_runner, "JAX": jax_runner}
 
 
