@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import adcli
 from adcli import derivatives
+from adcli.primitives import PRIMITIVES
 from adcli.program import ProgramBuilder
 from adcli.tape import Tracer, forward
 
@@ -327,3 +328,16 @@ def test_a_hessian_of_a_program_holding_scans():
     assert "scan" in {instruction.op for instruction in summed.instructions}
     _, _, matrix = derivatives.hessian(summed, {"x": np.array([0.0, 2.0, 3.0, 0.5])}, ["x"])
     np.testing.assert_array_equal(matrix, 2.0 * (np.ones((4, 4)) - np.eye(4)))
+
+
+@pytest.mark.parametrize("name", ["shift", "scan"])
+@pytest.mark.parametrize("params", [{"axis": None}, {"axis": 0}, {"axis": 1}, {"axis": -1}])
+def test_a_batch_of_slice_wise_rows_is_one_call_with_the_rows_answers(name, params):
+    rng = np.random.default_rng(5)
+    batch, plain = rng.normal(size=(4, 2, 3)), rng.normal(size=(2, 3))
+    primitive = PRIMITIVES[name]
+    options = {**params, **({"step": -1} if name == "shift" else {"reverse": True})}
+    operands, flags = ([batch], [True]) if name == "shift" else ([batch, plain], [True, False])
+    rows = [primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **options) for i in range(4)]
+    together = derivatives._apply_batched(primitive, operands, flags, options)
+    np.testing.assert_array_equal(together, np.stack(rows))
