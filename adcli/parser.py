@@ -19,9 +19,9 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
+from .locations import cache_folder, grammar_path
 from .primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
 from .program import VAR, Program, ProgramBuilder, prune
-from .locations import cache_folder, grammar_path
 from .tape import forward
 
 KEYWORDS = {"axis"}
