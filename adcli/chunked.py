@@ -478,8 +478,7 @@ class _Recorder:
         steps = _live_steps(self.steps, results)
         dtypes = {k: np.asarray(sample).dtype for k, sample in enumerate(self.samples)}
         buffers, buffer_dtypes, in_outputs = _storage(steps, results, self.fills, dtypes)
-        made = {step.result for step in self.steps}
-        constants = {k: s for k, s in enumerate(self.samples) if k not in made and k not in self.inputs}
+        constants = {k: self.samples[k] for k in sorted(self.constants)}
         return Plan(tuple(steps), tuple(self.inputs.values()), tuple(self.inputs), constants, dtypes, buffers,
                     tuple(buffer_dtypes), in_outputs, value, tuple(name for name, _ in wanted), gradients, used)
 

@@ -116,18 +116,11 @@ def _prod_others(x: Any, axis: int | None) -> Any:
         return np.float64(1.0)
     if not np.any(np.equal(x, 0)):
         return np.prod(x, axis=axis, keepdims=True) / x
-    flat = axis is None
-    values = np.reshape(x, -1) if flat else np.asarray(x)
-    ax = 0 if flat else axis
-    ones_shape = list(values.shape)
-    ones_shape[ax] = 1
-    ones = np.ones(ones_shape)
-    left = np.cumprod(np.concatenate([ones, values], axis=ax), axis=ax)
-    left = np.take(left, range(values.shape[ax]), axis=ax)
-    right = np.flip(np.cumprod(np.flip(np.concatenate([values, ones], axis=ax), ax), axis=ax), ax)
-    right = np.take(right, range(1, values.shape[ax] + 1), axis=ax)
-    result = left * right
-    return np.reshape(result, np.shape(x)) if flat else result
+    values, restore = _axis_first(x, axis)
+    ones = np.ones((1,) + values.shape[1:])
+    before = np.cumprod(np.concatenate([ones, values[:-1]]), axis=0)
+    after = np.cumprod(np.concatenate([ones, values[:0:-1]]), axis=0)[::-1]  # multiplied from the far end
+    return restore(before * after)
 
 
 def _axis_first(x: Any, axis: int | None) -> tuple[Any, Callable[[Any], Any]]:
