@@ -45,6 +45,7 @@ class Primitive(NamedTuple):  # a NamedTuple: a frozen dataclass costs ~0.6 ms m
     # error) where NumPy gives an IEEE nan or inf, and the sweep then hands over to NumPy.
     # None: NumPy only.
     scalar: Callable[..., Any] | None = None
+    slice_wise: bool = False  # each slice along `axis` on its own (axis None: the flattened array)
 
 
 class _NumPy:
@@ -272,8 +273,9 @@ def _binary(name: str, forward: Callable, vjp_a: Vjp | None, vjp_b: Vjp | None, 
 
 
 def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, params: tuple[str, ...] = (),
-              elementwise: bool = False, scalar: Callable | None = None) -> Primitive:
-    return Primitive(name, arity, forward, vjps, public=False, params=params, elementwise=elementwise, scalar=scalar)
+              elementwise: bool = False, scalar: Callable | None = None, slice_wise: bool = False) -> Primitive:
+    return Primitive(name, arity, forward, vjps, public=False, params=params, elementwise=elementwise, scalar=scalar,
+                     slice_wise=slice_wise)
 
 
 def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = None) -> Primitive:
@@ -481,9 +483,9 @@ _TABLE: tuple[Primitive, ...] = (
               (_prod_others_vjp,), params=("axis",)),
     _internal("shift", 1, lambda x, axis=None, step=1: _shift(x, _reduction_axis(x, axis), step),
               (lambda op, g, ans, x, axis=None, step=1: op("shift", g, axis=axis, step=-step),),
-              params=("axis", "step")),
+              params=("axis", "step"), slice_wise=True),
     _internal("scan", 2, lambda b, a, axis=None, reverse=False: _scan(b, a, _reduction_axis(b, axis), reverse),
-              (_scan_vjp_b, _scan_vjp_a), params=("axis", "reverse")),
+              (_scan_vjp_b, _scan_vjp_a), params=("axis", "reverse"), slice_wise=True),
     # masks: piecewise-constant, so their cotangents are zero
     _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
     _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b)),
