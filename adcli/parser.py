@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 import _thread
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from .lazy_numpy import np
 from lark import Lark, Token, Transformer
@@ -292,19 +293,73 @@ class Parser:
         self._lock = _thread.allocate_lock()  # not threading's: that module costs ~1 ms of start-up
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
+        joined = join_bracketed_lines(text)
         with self._lock:
             compiler = self._compiler
             compiler.reset(text, constructors)
             try:
-                self._lark.parse(text)
+                self._lark.parse(joined)
             except UnexpectedInput as error:
-                raise _parse_error(text, error) from None
+                raise _parse_error(joined, error, shown=text) from None
             return compiler, compiler.result
 
 
-def _parse_error(text: str, error: UnexpectedInput) -> ParseError:
+# A bracket, a line break, or a comment (taken whole, so that brackets in it do not count).
+_BRACKET_OR_BREAK = re.compile(r"#[^\n]*|[()\[\]\n]")
+
+
+def _open_brackets(text: str, stop: int | None = None) -> Iterator[tuple[re.Match, list[int]]]:
+    """Each bracket, line break and comment before `stop`, with the offsets of the brackets open there."""
+    opened: list[int] = []
+    for match in _BRACKET_OR_BREAK.finditer(text, 0, len(text) if stop is None else stop):
+        mark = match.group()
+        if mark in ("(", "["):
+            opened.append(match.start())
+        elif mark in (")", "]") and opened:
+            opened.pop()
+        yield match, opened
+
+
+def join_bracketed_lines(text: str) -> str:
+    """The text with line breaks (and comments) inside () or [] turned into spaces, as Python reads them.
+
+    A new line ends a definition, but inside brackets it is whitespace, so that a long
+    expression can wrap. A comment there is blanked too, or it would run on into the next
+    line. The text keeps its length: every span still points into the original.
+    """
+    if "\n" not in text:
+        return text
+    characters: list[str] | None = None
+    for match, opened in _open_brackets(text):
+        if opened and match.group()[0] in "#\n":
+            characters = characters or list(text)
+            characters[match.start():match.end()] = " " * (match.end() - match.start())
+    return text if characters is None else "".join(characters)
+
+
+def _unclosed(text: str, position: int) -> str | None:
+    """"the '(' at line 1, column 5" for the innermost bracket open at `position`, when it opened on an earlier line."""
+    opened: list[int] = []
+    for _, opened in _open_brackets(text, position):
+        pass  # the generator keeps `opened` up to date
+    if not opened or "\n" not in text[opened[-1]:position]:
+        return None
+    where = ParseError("", text, (opened[-1], opened[-1] + 1))
+    return f"the '{text[opened[-1]]}' at line {where.line}, column {where.column}"
+
+
+def _with_unclosed(message: str, text: str, position: int) -> str:
+    """The message, naming the bracket left open on an earlier line (what usually went wrong) if there is one."""
+    bracket = _unclosed(text, position)
+    if bracket is None:
+        return message
+    return f"{message} to close {bracket}" if message in ("missing ')'", "missing ']'") else f"{message}; {bracket} is not closed"
+
+
+def _parse_error(text: str, error: UnexpectedInput, shown: str) -> ParseError:
+    """The error for `text`, the parsed form of `shown` (join_bracketed_lines), placed in `shown`."""
     if isinstance(error, UnexpectedCharacters):
-        return _unexpected_character(text, error.pos_in_stream)
+        return _unexpected_character(shown, error.pos_in_stream)
     expected = set(getattr(error, "expected", ()) or ())
     token = getattr(error, "token", None)
     if token is None or token.type == "$END":
@@ -312,9 +367,13 @@ def _parse_error(text: str, error: UnexpectedInput) -> ParseError:
         last_end = token.end_pos if token is not None and token.end_pos is not None else len(text)
         position = len(text[:last_end].rstrip())
         after_separator = text[:last_end].rstrip(" \t\f\r").endswith((";", "\n"))
-        return ParseError(_at_end(expected, after_separator), text, (position, position + 1))
+        message = _with_unclosed(_at_end(expected, after_separator), shown, position)
+        return ParseError(message, shown, (position, position + 1))
     span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
-    return ParseError(_unexpected_token(text, token, expected), text, span)
+    message = _unexpected_token(text, token, expected)
+    if token.type in ("ASSIGN", "WHERE"):  # a definition or a where clause inside brackets left open
+        message = _with_unclosed(message, shown, token.start_pos)
+    return ParseError(message, shown, span)
 
 
 def _unexpected_character(text: str, position: int) -> ParseError:

@@ -86,6 +86,27 @@ def test_parse_error_on_a_later_line_names_line_and_column(cli):
     ]
 
 
+@pytest.mark.parametrize("expr, message, place", [
+    ("a = (x +\n1\na", "missing ')' to close the '(' at line 1, column 5", "line 3, column 2"),
+    ("a = [(x +\n1)\na", "missing ']' to close the '[' at line 1, column 5", "line 3, column 2"),
+    ("a = (x +\n1\nb = 2\na", "unexpected '='; a definition is NAME = EXPR, before the final expression; "
+                              "the '(' at line 1, column 5 is not closed", "line 3, column 3"),
+    ("(x +\n1 where x = 2", "unexpected 'where'; expected ')'; the '(' at line 1, column 1 is not closed",
+     "line 2, column 3"),
+    ("sin(\nx\n+)", "expected a value before ')'", "line 3, column 2"),
+])
+def test_a_bracket_left_open_across_lines_is_named(cli, expr, message, place):
+    run = cli("eval", expr, "--at", "x=1")
+    assert run.exit_code == 1
+    assert run.stderr.splitlines()[0] == f"adcli: error: {message} (at {place})"
+
+
+def test_a_warning_after_a_wrapped_line_names_its_line(cli):
+    run = cli("eval", "(x +\n  log(x - 3))", "--at", "x=1")
+    assert run.exit_code == 0
+    assert run.stderr == "adcli: warning: log at line 2, column 3 gives nan\n"
+
+
 def test_long_line_is_shown_around_the_caret(cli):
     expr = "x+" * 5000 + "*"
     lines = cli("eval", expr, "--at", "x=1").stderr.splitlines()

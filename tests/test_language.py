@@ -232,6 +232,28 @@ def test_whitespace_is_free():
     assert value(" \t( x\t+1 ) ^ 2 ", x=1) == 4.0
 
 
+@pytest.mark.parametrize("text, one_line", [
+    ("(x\n+ 1)^2", "(x + 1)^2"),
+    ("sin(\n  x\n)", "sin(x)"),
+    ("a = (x +\n     1)\na^2", "a = (x + 1); a^2"),
+    ("sum([x,\n     2x,\r\n     3x])", "sum([x, 2x, 3x])"),
+    ("max(x, # the larger (of two\n    2)", "max(x, 2)"),
+    ("atan2(\n  x,\n  (1 +\n   x)\n)", "atan2(x, (1 + x))"),
+    ("a = x # (\nb = a\nb + x", "a = x; b = a; b + x"),
+])
+def test_a_new_line_inside_brackets_is_whitespace(text, one_line):
+    """As in Python: inside () or [] a line break is space; outside, it still ends a definition."""
+    assert value(text, x=1.5) == value(one_line, x=1.5)
+    assert adcli.compile(text).grad(x=1.5) == adcli.compile(one_line).grad(x=1.5)
+
+
+def test_a_wrapped_line_keeps_its_place_in_messages():
+    compiled = adcli.compile("(x +\n  log(x - 3))")
+    assert compiled.program.text == "(x +\n  log(x - 3))"
+    with pytest.raises(NamingError, match=r"\(at line 2, column 3\)"):
+        adcli.compile("(x +\n  sine(x))")
+
+
 # -- the order of variables (SPEC section 3) ----------------------------------------------
 
 @pytest.mark.parametrize("text, order", [

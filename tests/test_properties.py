@@ -327,6 +327,22 @@ def test_unparse_round_trip(program, point):
     assert to_text(again.program) == text  # printing is a fixed point after one round
 
 
+@SETTINGS
+@given(program=programs(), point=points, breaks=st.lists(st.booleans(), min_size=1))
+def test_line_breaks_inside_brackets_change_nothing(program, point, breaks):
+    """A new line after any '(' or before any ')' is whitespace: the same program, the same numbers."""
+    choices = iter(breaks * len(program.text))
+
+    def wrap(code: str) -> str:
+        return "".join(f"{char}\n  " if char == "(" and next(choices) else f"\n{char}" if char == ")" and next(choices)
+                       else char for char in code)
+
+    lines = [line.partition("#") for line in program.text.split("\n")]  # brackets in comments stay as they are
+    wrapped = "\n".join(wrap(code) + mark + comment for code, mark, comment in lines)
+    assert to_text(adcli.compile(wrapped).program) == to_text(adcli.compile(program.text).program), wrapped
+    assert adcli.compile(wrapped).grad(**point) == adcli.compile(program.text).grad(**point)
+
+
 LANGUAGE_CHARACTERS = "xyzabe0123456789.+-*/^@()[],;=# \n\tTsinlogqrtmaxwhere_"
 
 
