@@ -198,16 +198,16 @@ class Output:
         self.echo_errors = echo_errors  # also `adcli: error: ...` on stderr (formats whose stdout stays machine-read)
         self.flush_each = not is_regular_file(out) and not (source is not None and is_regular_file(source))
 
-    def write(self, text: str | None) -> None:
-        if text is None:
-            return
-        self.out.write(text + "\n")
-        if self.flush_each:
-            self.out.flush()
+    def write(self, line: str | None) -> None:
+        if line is not None:
+            self.write_text(line + "\n")
 
-    def write_lines(self, lines: list[str]) -> None:
-        if lines:
-            self.write("\n".join(lines))
+    def write_text(self, text: str) -> None:
+        """Whole lines, each ending in a new line."""
+        if text:
+            self.out.write(text)
+            if self.flush_each:
+                self.out.flush()
 
     def warn(self, where: str, message: str) -> None:
         self.err.write(f"adcli: warning: {where}: {message}\n")

@@ -155,7 +155,7 @@ def many_programs(points: bool = False) -> Callable:
             if points_file is not None:
                 if program_file is not None or expr in (None, "-"):
                     raise click.UsageError("--points evaluates one EXPR, given as text, at many points.")
-                return reports_errors(_run_points)(body, expr, points_file, options)
+                return reports_errors(_run_points)(body, expr, points_file, jobs, options)
             if program_file is not None and expr is not None:
                 raise click.UsageError("Give EXPR, '-' or --file PATH: one of them.")
             return reports_errors(_run_programs)(body, program_file, jobs, options)
@@ -165,8 +165,9 @@ def many_programs(points: bool = False) -> Callable:
             click.option("--file", "program_file", metavar="PATH",
                          help="Read programs from PATH, one per line (EXPR '-' reads them from standard input)."),
             click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-                         help="Processes for a file of programs (default: every core for a file of 32 KB or "
-                              "more, else 1). Pipes and CSV output always take 1."),
+                         help="Processes for a file of programs or points (default: every core for a file of "
+                              "32 KB or more of programs, 2 MB or more of points; else 1). Pipes, and CSV output of "
+                              "programs, always take 1."),
         ]
         if points:
             parameters.append(click.option(
@@ -187,14 +188,15 @@ def _run_programs(body: Callable, path: str | None, jobs: int | None, options: d
     with _input(path, batch.TERMINAL_HINT) as stream:
         compute = functools.partial(served.compute, body, options)
         line_stream, output = LineStream(options["fmt"], options["digits"]), _output(options, stream)
-        jobs = workers.jobs_for(stream, options["fmt"], jobs)
+        # CSV takes its header from the first result, so its lines depend on each other: one process.
+        jobs = 1 if options["fmt"] == "csv" else workers.jobs_for(stream, jobs)
         if jobs > 1:
             return workers.write_results_in_parallel(stream, compute, line_stream, output, jobs)
         return batch.write_results(batch.results(batch.program_lines(stream), compute), line_stream, output)
 
 
-def _run_points(body: Callable, expr: str, path: str, options: dict[str, Any]) -> int:
-    from . import points
+def _run_points(body: Callable, expr: str, path: str, jobs: int | None, options: dict[str, Any]) -> int:
+    from . import points, workers
 
     served = _serve(options)
     compiled = compile_stored(expr)
@@ -202,8 +204,9 @@ def _run_points(body: Callable, expr: str, path: str, options: dict[str, Any]) -
         points_file = points.PointsFile(stream)
         stream_format = PointStream(options["fmt"], options["digits"], points_file.names)
         compute = functools.partial(served.compute, body, options)
+        jobs = workers.jobs_for(stream, jobs, points.MIN_BYTES_FOR_JOBS)
         return points.write_points(compiled, served.bindings, points_file, compute, stream_format,
-                                   _output(options, stream))
+                                   _output(options, stream), jobs)
 
 
 def _serve(options: dict[str, Any]) -> Served:

@@ -1,11 +1,12 @@
-"""Batch mode on every core: blocks of lines go to forked worker processes, their text comes back in order.
+"""Batch and points modes on every core: blocks of input go to forked worker processes, their text comes back in order.
 
-Parsing with Lark holds the GIL, so threads cannot share batch mode's work; processes can.
-Forked workers start with the parser, the command and its options already loaded, and each
-keeps its own compiled-program cache. On 2 cores this runs a 100,000-line file 1.8x as fast
-as one process (tests/benchmarks/batch_rate.py). The output is byte for byte one process's:
-each block's records and messages are rendered in a worker and written by the parent in
-input order, at most a few blocks ahead of the writer, so memory stays flat.
+Parsing with Lark holds the GIL, and so does writing numbers as text (most of points mode's
+time), so threads cannot share this work; processes can. Forked workers start with the
+parser, the command and its options already loaded, and each keeps its own caches. On 2
+cores this runs a 100,000-line file of programs 1.8x as fast as one process
+(tests/benchmarks/batch_rate.py). The output is byte for byte one process's: each block's
+records and messages are rendered in a worker and written by the parent in input order, at
+most a few blocks ahead of the writer, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import stat
 import sys
 from collections import deque
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from .batch import Compute, Output, ProgramCache, program_lines, results, write_results
 from .errors import AdcliError
@@ -33,20 +34,21 @@ MIN_BYTES = 1 << 15
 # Tasks in flight per worker: enough to keep every worker busy, few enough to keep memory flat.
 AHEAD = 2
 
+T = TypeVar("T")
 
-def jobs_for(source: BinaryIO, fmt: str, asked: int | None) -> int:
+
+def jobs_for(source: BinaryIO, asked: int | None, min_bytes: int = MIN_BYTES) -> int:
     """How many processes for a regular file: --jobs if given, else every usable core when it is big.
 
-    A pipe or a terminal is read line by line in one process, so that each result leaves as
-    soon as its line is in. CSV takes its header from the first result, so its lines depend
-    on each other: one process.
+    A pipe or a terminal is read in one process, so that each result leaves as soon as its
+    input is in.
     """
     remaining = _bytes_left(source)
-    if remaining is None or fmt == "csv" or not _can_fork():
+    if remaining is None or not _can_fork():
         return 1
     if asked is not None:
         return asked
-    return 1 if remaining < MIN_BYTES else len(os.sched_getaffinity(0))
+    return 1 if remaining < min_bytes else len(os.sched_getaffinity(0))
 
 
 def _bytes_left(source: BinaryIO) -> int | None:
@@ -71,31 +73,34 @@ def _can_fork() -> bool:
 
 
 @dataclass
-class _Job:
-    """What every worker does to a block: the same as one process does to the whole input."""
+class _BatchBlock:
+    """What every worker does to a block of program lines: the same as one process does to the whole input."""
 
     compute: Compute
     stream: LineStream
     echo_errors: bool
-    cache: ProgramCache = field(default_factory=ProgramCache)
+    cache: ProgramCache = field(default_factory=ProgramCache)  # each worker fills its own copy
+
+    def __call__(self, data: bytes, first_line: int) -> tuple[str, str, int]:
+        """(standard output text, standard error text, exit code) of one block of lines."""
+        out, err = io.StringIO(), io.StringIO()
+        lines = program_lines(io.BytesIO(data), first_line)
+        code = write_results(results(lines, self.compute, self.cache), self.stream, Output(out, err, self.echo_errors))
+        return out.getvalue(), err.getvalue(), code
 
 
-_job: _Job | None = None  # this worker process's job, set once as it starts (None in the parent)
+_task: Callable[..., Any] | None = None  # this worker process's task, set once as it starts (None in the parent)
 
 
-def _start_worker(job: _Job) -> None:
-    global _job
-    _job = job
+def _start_worker(task: Callable[..., Any]) -> None:
+    global _task
+    _task = task
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no traceback per worker
 
 
-def _run_block(data: bytes, first_line: int) -> tuple[str, str, int]:
-    """(standard output text, standard error text, exit code) of one block of lines."""
-    assert _job is not None, "_run_block runs in a worker process"
-    out, err = io.StringIO(), io.StringIO()
-    lines = program_lines(io.BytesIO(data), first_line)
-    code = write_results(results(lines, _job.compute, _job.cache), _job.stream, Output(out, err, _job.echo_errors))
-    return out.getvalue(), err.getvalue(), code
+def _run_task(arguments: tuple) -> Any:
+    assert _task is not None, "_run_task runs in a worker process"
+    return _task(*arguments)
 
 
 def blocks(source: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
@@ -114,36 +119,44 @@ def blocks(source: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
 def write_results_in_parallel(source: BinaryIO, compute: Compute, stream: LineStream, output: Output,
                               jobs: int) -> int:
     """write_results(results(program_lines(source), compute), stream, output), on `jobs` processes."""
-    import multiprocessing  # here: ~10 ms that only a big batch pays
+    task = _BatchBlock(compute, stream, output.echo_errors)
+    return run_in_order(task, blocks(source, block_size(source, jobs)), lambda block: _write(block, output),
+                        output, jobs)
+
+
+def run_in_order(task: Callable[..., T], arguments: Iterable[tuple], write: Callable[[T], int], output: Output,
+                 jobs: int) -> int:
+    """write(task(*each)) for each of `arguments` in order, the tasks run on `jobs` forked processes;
+    the exit code: 1 if any write said so. The workers inherit everything loaded so far."""
+    import multiprocessing  # here: ~10 ms that only a big input pays
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     output.out.flush()  # a worker that flushes an inherited buffer on exit would write it twice
     output.err.flush()
-    job = _Job(compute, stream, output.echo_errors)
     failed = 0
     # concurrent.futures rather than multiprocessing.Pool: a worker that dies (killed, out of
-    # memory) raises BrokenProcessPool instead of leaving its block's result to wait forever.
-    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (job,)) as pool:
+    # memory) raises BrokenProcessPool instead of leaving its task's result to wait forever.
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (task,)) as pool:
         pending: deque = deque()
         try:
-            for data, first_line in blocks(source, block_size(source, jobs)):
-                pending.append(pool.submit(_run_block, data, first_line))
+            for each in arguments:
+                pending.append(pool.submit(_run_task, each))
                 if len(pending) > AHEAD * jobs:
-                    failed |= _write(pending.popleft().result(), output)
+                    failed |= write(pending.popleft().result())
             while pending:
-                failed |= _write(pending.popleft().result(), output)
+                failed |= write(pending.popleft().result())
         except BrokenProcessPool:
             raise AdcliError("a worker process stopped unexpectedly (out of memory?); "
                              "try --jobs 1 to run in one process") from None
         finally:
-            for future in pending:  # the reader left, or a worker died: no more blocks
+            for future in pending:  # the reader left, or a worker died: no more tasks
                 future.cancel()
     return failed
 
 
 def _write(block: tuple[str, str, int], output: Output) -> int:
     out, err, code = block
-    output.out.write(out)
+    output.write_text(out)
     output.err.write(err)
     return code

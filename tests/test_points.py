@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli import points
+from adcli import points, workers
 from adcli.points import PointsFile, check_pointwise
+
+from conftest import console_script
 
 FORMULA = "(x + 2y)^2 tanh(x y)"
 
@@ -194,3 +197,41 @@ def test_chunked_reading_matches_reading_each_cell(rows, chunk_rows):
     got = np.column_stack([np.concatenate([chunk.columns[name] for chunk in chunks]) for name in reader.names])
     np.testing.assert_array_equal(got, np.array([[float(p), float(q)] for p, q in rows]))
     assert np.concatenate([chunk.rows for chunk in chunks]).tolist() == list(range(1, len(rows) + 1))
+
+
+# -- several processes ----------------------------------------------------------------------
+
+def mixed_points(rows: int) -> str:
+    """Rows of every kind: good ones, nan and inf results (log of y <= 0), bad cells, blank lines."""
+    kinds = ["{x},{y}", "{x},{y}", "{x},-{y}", "{x},0", "{x},oops", "", "{x}", "{x},{y}"]
+    x = np.linspace(-3, 3, rows)
+    return "x,y\n" + "".join(kinds[n % len(kinds)].format(x=x[n], y=0.5 + n % 3) + "\n" for n in range(rows))
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "plain", "csv"])
+def test_points_on_several_processes_write_exactly_what_one_writes(cli, tmp_path, monkeypatch, fmt):
+    path = tmp_path / "points.csv"
+    path.write_text(mixed_points(3000))
+    monkeypatch.setattr(points, "CHUNK_ROWS", 256)  # 12 chunks
+    parallel_runs = []
+    run_in_order = workers.run_in_order
+    monkeypatch.setattr(workers, "run_in_order", lambda *args: parallel_runs.append(args[-1]) or run_in_order(*args))
+    common = ["grad", "x^2 log(y) + sqrt(x)", "--points", str(path), "--format", fmt]
+    alone, several = cli(*common, "--jobs", "1"), cli(*common, "--jobs", "2")
+    assert parallel_runs == [2]
+    assert alone.exit_code == 1 and alone.stdout.count("\n") > 2000
+    assert alone.stderr.count("warning") >= 1 and (alone.stdout + alone.stderr).count("error") > 700
+    assert (several.exit_code, several.stdout, several.stderr) == (alone.exit_code, alone.stdout, alone.stderr)
+
+
+def test_a_big_points_file_takes_every_core_by_default(tmp_path):
+    """From the installed command, whose default for a file of 2 MB or more is every core."""
+    path = tmp_path / "points.csv"
+    path.write_text(mixed_points(150_000))
+    assert path.stat().st_size > points.MIN_BYTES_FOR_JOBS
+    common = console_script() + ["grad", "x^2 log(y)", "--points", str(path), "--format", "json"]
+    default = subprocess.run(common, capture_output=True, timeout=300)
+    alone = subprocess.run(common + ["--jobs", "1"], capture_output=True, timeout=300)
+    assert default.returncode == alone.returncode == 1
+    assert default.stdout.count(b"\n") == 150_000 - 150_000 // 8
+    assert (default.stdout, default.stderr) == (alone.stdout, alone.stderr)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from adcli import workers
+from adcli import points, workers
 from adcli.batch import Output
 from adcli.errors import AdcliError
 from adcli.formats import LineStream
@@ -109,23 +109,32 @@ def test_a_line_longer_than_a_block_stays_whole():
     assert found == [(b"y\n" + long_line, 1), (b"z\n", 3)]
 
 
-def test_small_files_pipes_buffers_and_csv_take_one_process(tmp_path):
+def test_small_files_pipes_and_buffers_take_one_process(tmp_path):
     small = tmp_path / "small.txt"
     small.write_bytes(b"x\n" * 100)
     big = tmp_path / "big.txt"
     big.write_bytes(b"x\n" * workers.MIN_BYTES)
     with open(small, "rb") as small_file, open(big, "rb") as big_file:
-        assert workers.jobs_for(small_file, "json", None) == 1
-        assert workers.jobs_for(big_file, "json", None) == len(os.sched_getaffinity(0))
-        assert workers.jobs_for(big_file, "csv", None) == 1
-        assert workers.jobs_for(big_file, "csv", 4) == 1
-        assert workers.jobs_for(small_file, "json", 3) == 3
-    assert workers.jobs_for(io.BytesIO(b"x\n" * workers.MIN_BYTES), "json", None) == 1
-    assert workers.jobs_for(io.BytesIO(b"x\n"), "json", 2) == 1
+        assert workers.jobs_for(small_file, None) == 1
+        assert workers.jobs_for(big_file, None) == len(os.sched_getaffinity(0))
+        assert workers.jobs_for(big_file, None, min_bytes=4 * workers.MIN_BYTES) == 1
+        assert workers.jobs_for(small_file, 3) == 3
+    assert workers.jobs_for(io.BytesIO(b"x\n" * workers.MIN_BYTES), None) == 1
+    assert workers.jobs_for(io.BytesIO(b"x\n"), 2) == 1
     read, write = os.pipe()
     with os.fdopen(read, "rb") as pipe, os.fdopen(write, "wb"):
-        assert workers.jobs_for(pipe, "json", None) == 1
-        assert workers.jobs_for(pipe, "json", 2) == 1
+        assert workers.jobs_for(pipe, None) == 1
+        assert workers.jobs_for(pipe, 2) == 1
+
+
+def test_csv_output_of_programs_takes_one_process(cli, big_file, monkeypatch):
+    """Its header comes from the first result, so its lines depend on each other."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("CSV output of programs ran in several processes")
+
+    monkeypatch.setattr(workers, "run_in_order", refuse)
+    run = cli("grad", "--file", str(big_file), "--at", "x=3,y=0.5", "--format", "csv", "--jobs", "2")
+    assert run.stdout.startswith("line,expr,value,") and "AssertionError" not in run.stderr
 
 
 def test_a_small_file_gets_small_blocks(tmp_path):
@@ -155,7 +164,9 @@ def test_the_blocks_run_in_worker_processes(tmp_path):
 
 def test_the_help_gives_the_size_from_which_all_cores_work(cli):
     run = cli("grad", "--help")
-    assert f"every core for a file of {workers.MIN_BYTES // 1024} KB" in " ".join(run.stdout.split())
+    help_text = " ".join(run.stdout.split())
+    assert f"every core for a file of {workers.MIN_BYTES // 1024} KB or more of programs" in help_text
+    assert f"{points.MIN_BYTES_FOR_JOBS // 2**20} MB or more of points" in help_text
 
 
 def test_with_jobs_a_pipe_still_sees_each_result_as_its_line_comes_in(tmp_path):
