@@ -59,6 +59,11 @@ class PointsChunk:
     columns: dict[str, np.ndarray]  # each variable's values at those rows
     failures: list[RowFailure]
 
+    def row(self, index: int) -> PointsChunk:
+        """The chunk of just its `index`th readable row."""
+        part = slice(index, index + 1)
+        return PointsChunk(self.rows[part], {name: column[part] for name, column in self.columns.items()}, [])
+
 
 # -- refusing programs that combine points -----------------------------------------------
 
@@ -244,9 +249,23 @@ class _Evaluate:
     def __call__(self, lines: list[bytes], first_row: int) -> ChunkReport:
         chunk = self.points.parse(lines, first_row)
         outcome = self.outcome(chunk)
-        row = first_nonfinite_row(outcome.record, chunk.rows) if outcome.warnings else None
         text = "".join(line + "\n" for line in chunk_lines(chunk, outcome.record, self.stream))
-        return ChunkReport(text, [(warning, row) for warning in outcome.warnings], chunk.failures, outcome.ok)
+        return ChunkReport(text, self._warnings(chunk, outcome), chunk.failures, outcome.ok)
+
+    def _warnings(self, chunk: PointsChunk, outcome: Any) -> list[tuple[str, int | None]]:
+        """The warnings of the chunk's first row whose numbers are not finite, with that row.
+
+        The chunk's own warnings name the first operation that made a nan anywhere in it, which
+        need not be what did at that row; the row alone, run again, says what did (rare: only
+        chunks with a nan or inf pay).
+        """
+        if not outcome.warnings:
+            return []
+        index = first_nonfinite_index(outcome.record, len(chunk.rows))
+        if index is None:
+            return [(warning, None) for warning in outcome.warnings]
+        row = chunk.row(index)
+        return [(warning, int(row.rows[0])) for warning in self.outcome(row).warnings]
 
 
 def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: PointsFile, compute: Compute,
@@ -280,7 +299,7 @@ def _write_report(report: ChunkReport, output: Output, warned: set[str]) -> int:
     for warning, row in report.warnings:
         if warning not in warned:
             warned.add(warning)
-            output.warn(f"row {row}", warning)
+            output.warn(f"row {row}" if row is not None else None, warning)
     for failure in report.failures:
         output.error(f"row {failure.row}", failure.message)
     return 1 if report.failures or not report.ok else 0
@@ -295,9 +314,9 @@ def chunk_lines(chunk: PointsChunk, record: Mapping[str, Any], stream: PointStre
     return [line for _, line in heapq.merge(zip(chunk.rows.tolist(), lines), failures, key=lambda pair: pair[0])]
 
 
-def first_nonfinite_row(record: Mapping[str, Any], rows: np.ndarray) -> int | None:
-    """The first row at which any number of the record is nan or infinite."""
-    finite = np.ones(len(rows), dtype=bool)
+def first_nonfinite_index(record: Mapping[str, Any], count: int) -> int | None:
+    """The first of `count` points at which any number of the record is nan or infinite."""
+    finite = np.ones(count, dtype=bool)
     pending = list(record.values())
     while pending:
         value = pending.pop()
@@ -306,4 +325,4 @@ def first_nonfinite_row(record: Mapping[str, Any], rows: np.ndarray) -> int | No
         elif not isinstance(value, (str, bool, int, list, tuple)) and value is not None:
             finite &= np.isfinite(np.broadcast_to(np.asarray(value, dtype=np.float64), finite.shape))
     bad = np.flatnonzero(~finite)
-    return int(rows[bad[0]]) if bad.size else None
+    return int(bad[0]) if bad.size else None

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import adcli
 from adcli import points, workers
+from adcli.batch import Output
 from adcli.points import PointsFile, check_pointwise
 
 from conftest import console_script
@@ -184,6 +185,17 @@ def test_non_finite_warning_names_the_row(cli):
     assert [json.loads(line)["value"] for line in run.stdout.splitlines()] == [0.0, "nan", "-inf"]
 
 
+@pytest.mark.parametrize("rows, warning", [
+    ("-3,0.5\n2,-1\n", "row 1: sqrt at column 14 gives nan"),  # log makes a nan too, but at row 2
+    ("1,0.5\n2,-1\n-4,1\n", "row 2: log at column 5 gives nan"),
+    ("1,1\n0,1\n", "row 2: the derivative of sqrt at column 14 is inf here"),
+])
+def test_the_warning_says_what_happened_at_the_row_it_names(cli, rows, warning):
+    run = cli("grad", "x^2 log(y) + sqrt(x)", "--points", "-", "--format", "plain", input="x,y\n" + rows)
+    assert run.exit_code == 0
+    assert run.stderr == f"adcli: warning: {warning}\n"
+
+
 CELLS = st.one_of(st.floats(allow_nan=False, width=64).map(repr),
                   st.sampled_from(["nan", "-inf", " 1 ", "1e3", ".5", "5."]))
 
@@ -235,3 +247,11 @@ def test_a_big_points_file_takes_every_core_by_default(tmp_path):
     assert default.returncode == alone.returncode == 1
     assert default.stdout.count(b"\n") == 150_000 - 150_000 // 8
     assert (default.stdout, default.stderr) == (alone.stdout, alone.stderr)
+
+
+def test_a_warning_with_no_row_is_written_without_one():
+    out, err = io.StringIO(), io.StringIO()
+    report = points.ChunkReport("", [("the gradient is not finite", None), ("sqrt at column 1 gives nan", 7)], [], True)
+    assert points._write_report(report, Output(out, err, echo_errors=True), set()) == 0
+    assert err.getvalue() == ("adcli: warning: the gradient is not finite\n"
+                              "adcli: warning: row 7: sqrt at column 1 gives nan\n")
