@@ -9,9 +9,31 @@ modules load, so NumPy loads the first time an array, a NumPy scalar or an edge 
 
 from __future__ import annotations
 
+import _thread
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
+
+
+class _OnFirstUse(ModuleType):
+    """A module whose code runs at the first attribute asked of it, once, whatever threads ask at once.
+
+    Like importlib's LazyLoader, but that takes no lock before Python 3.12.3: the threads that
+    lost the race saw a half-loaded module ("module 'numpy' has no attribute 'sqrt'"). Once
+    loaded, the module is a plain module again, so later lookups cost nothing extra.
+    """
+
+    def __getattribute__(self, attribute: str) -> Any:
+        state = object.__getattribute__(self, "__spec__").loader_state
+        with state["lock"]:
+            if object.__getattribute__(self, "__class__") is _OnFirstUse:
+                if state["loading"]:  # the module's own code, while it runs, reading what it has set so far
+                    return ModuleType.__getattribute__(self, attribute)
+                state["loading"] = True
+                state["loader"].exec_module(self)
+                self.__class__ = ModuleType
+        return getattr(self, attribute)
 
 
 def _on_demand(name: str) -> ModuleType:
@@ -19,10 +41,10 @@ def _on_demand(name: str) -> ModuleType:
     if loaded is not None:
         return loaded
     spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
+    spec.loader_state = {"loader": spec.loader, "lock": _thread.RLock(), "loading": False}
+    module.__class__ = _OnFirstUse
     sys.modules[name] = module
-    spec.loader.exec_module(module)
     return module
 
 

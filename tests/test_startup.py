@@ -150,3 +150,35 @@ def test_pure_python_lark_compiles_the_same_programs_and_errors():
     assert type(pure._lark.parser.parser).__module__ == "lark.parsers.lalr_parser"
     assert [_compiled(pure, text) for text in SAME_PROGRAMS] == [_compiled(fast, text) for text in SAME_PROGRAMS]
     assert [_error(pure, text) for text in SAME_ERRORS] == [_error(fast, text) for text in SAME_ERRORS]
+
+
+# Threads that all touch NumPy first, at once, through adcli's lazy `np` (the library used from a
+# thread pool): every one must get NumPy whole. importlib's LazyLoader takes no lock before
+# Python 3.12.3, and the threads that lost the race saw a half-loaded module.
+RACE = """
+import threading
+import adcli
+from adcli.lazy_numpy import np
+threads, barrier, answers = 8, threading.Barrier(8), []
+
+def first_touch():
+    barrier.wait()
+    try:
+        answers.append(float(np.sqrt(np.float64(4.0))))
+    except Exception as error:
+        answers.append(repr(error))
+
+workers = [threading.Thread(target=first_touch) for _ in range(threads)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(answers)
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_many_threads_may_load_numpy_at_once(attempt):
+    done = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([2.0] * 8)
