@@ -9,43 +9,31 @@ modules load, so NumPy loads the first time an array, a NumPy scalar or an edge 
 
 from __future__ import annotations
 
-import _thread
-import importlib.util
+import importlib
 import sys
 from types import ModuleType
 from typing import Any
 
+_PACKAGE = __name__.partition(".")[0]
 
-class _OnFirstUse(ModuleType):
-    """A module whose code runs at the first attribute asked of it, once, whatever threads ask at once.
 
-    Like importlib's LazyLoader, but that takes no lock before Python 3.12.3: the threads that
-    lost the race saw a half-loaded module ("module 'numpy' has no attribute 'sqrt'"). Once
-    loaded, the module is a plain module again, so later lookups cost nothing extra.
+class _NumPyOnFirstUse:
+    """Stands in for NumPy until an attribute is first asked of it; then imports NumPy and puts it in its place.
+
+    The import is an ordinary `import numpy`: threads that ask at once wait on the import
+    system's own lock, which also sees deadlocks with threads importing NumPy's submodules.
+    Then every adcli module's `np` is NumPy itself, so later lookups cost nothing extra.
+    (importlib's LazyLoader registers a half-made module instead: before Python 3.12.3 the
+    threads that lost the race saw NumPy half-loaded, and a lock of one's own around the load
+    can deadlock against a thread that imports `numpy.linalg`.)
     """
 
-    def __getattribute__(self, attribute: str) -> Any:
-        state = object.__getattribute__(self, "__spec__").loader_state
-        with state["lock"]:
-            if object.__getattribute__(self, "__class__") is _OnFirstUse:
-                if state["loading"]:  # the module's own code, while it runs, reading what it has set so far
-                    return ModuleType.__getattribute__(self, attribute)
-                state["loading"] = True
-                state["loader"].exec_module(self)
-                self.__class__ = ModuleType
-        return getattr(self, attribute)
+    def __getattr__(self, attribute: str) -> Any:
+        numpy = importlib.import_module("numpy")
+        for name, module in list(sys.modules.items()):
+            if name.partition(".")[0] == _PACKAGE and getattr(module, "np", None) is self:
+                module.np = numpy
+        return getattr(numpy, attribute)
 
 
-def _on_demand(name: str) -> ModuleType:
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.find_spec(name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader_state = {"loader": spec.loader, "lock": _thread.RLock(), "loading": False}
-    module.__class__ = _OnFirstUse
-    sys.modules[name] = module
-    return module
-
-
-np = _on_demand("numpy")
+np: ModuleType | Any = sys.modules.get("numpy") or _NumPyOnFirstUse()

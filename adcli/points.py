@@ -111,7 +111,7 @@ def pointwise_inputs(compiled: Compiled, bindings: Mapping[str, Any],
 
 
 class PointsFile:
-    """A points CSV read as a stream: `names` from the header, then `chunks()` of parsed rows."""
+    """A points CSV read as a stream: `names` from the header, then `line_chunks()` of rows to `parse`."""
 
     def __init__(self, stream: BinaryIO, chunk_rows: int | None = None):
         self._stream = stream
@@ -127,21 +127,12 @@ class PointsFile:
                 return number, header_names(text)
         raise BindingError("the points file is empty: its first line names the variables, e.g. 'x,y'")
 
-    def chunks(self) -> Iterator[PointsChunk]:
-        """Every row, a chunk at a time; at least one chunk, so that an empty file still has a header."""
-        return (self.parse(lines, first_row) for lines, first_row in self.line_chunks())
-
     def line_chunks(self) -> Iterator[tuple[list[bytes], int]]:
-        """(a chunk's lines as read, the number of its first row); at least one, maybe empty."""
+        """(a chunk's lines as read, the number of its first row), until the file ends."""
         first_row = 1
-        while True:
-            lines = list(islice(self._stream, self.chunk_rows))
-            if not lines and first_row > 1:
-                return
+        while lines := list(islice(self._stream, self.chunk_rows)):
             yield lines, first_row
             first_row += len(lines)
-            if not lines:
-                return
 
     def parse(self, lines: list[bytes], first_row: int) -> PointsChunk:
         fast = _parse_whole(lines, len(self.names))
@@ -253,19 +244,19 @@ class _Evaluate:
         return ChunkReport(text, self._warnings(chunk, outcome), chunk.failures, outcome.ok)
 
     def _warnings(self, chunk: PointsChunk, outcome: Any) -> list[tuple[str, int | None]]:
-        """The warnings of the chunk's first row whose numbers are not finite, with that row.
+        """The warnings of the chunk's first row that turned finite inputs into a nan or inf, with that row.
 
-        The chunk's own warnings name the first operation that made a nan anywhere in it, which
+        The chunk's own warnings name the first operation that made one anywhere in it, which
         need not be what did at that row; the row alone, run again, says what did (rare: only
-        chunks with a nan or inf pay).
+        chunks with a nan or inf pay). Without such a row, the chunk's warnings, with no row.
         """
         if not outcome.warnings:
             return []
-        index = first_nonfinite_index(outcome.record, len(chunk.rows))
-        if index is None:
+        index = first_nonfinite_index(outcome.record, chunk.columns, len(chunk.rows))
+        row_warnings = self.outcome(chunk.row(index)).warnings if index is not None else []
+        if not row_warnings:
             return [(warning, None) for warning in outcome.warnings]
-        row = chunk.row(index)
-        return [(warning, int(row.rows[0])) for warning in self.outcome(row).warnings]
+        return [(warning, int(chunk.rows[index])) for warning in row_warnings]
 
 
 def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: PointsFile, compute: Compute,
@@ -314,8 +305,11 @@ def chunk_lines(chunk: PointsChunk, record: Mapping[str, Any], stream: PointStre
     return [line for _, line in heapq.merge(zip(chunk.rows.tolist(), lines), failures, key=lambda pair: pair[0])]
 
 
-def first_nonfinite_index(record: Mapping[str, Any], count: int) -> int | None:
-    """The first of `count` points at which any number of the record is nan or infinite."""
+def first_nonfinite_index(record: Mapping[str, Any], inputs: Mapping[str, np.ndarray], count: int) -> int | None:
+    """The first of `count` points whose inputs are all finite and some number of the record is not."""
+    finite_inputs = np.ones(count, dtype=bool)
+    for column in inputs.values():
+        finite_inputs &= np.isfinite(column)
     finite = np.ones(count, dtype=bool)
     pending = list(record.values())
     while pending:
@@ -324,5 +318,5 @@ def first_nonfinite_index(record: Mapping[str, Any], count: int) -> int | None:
             pending.extend(value.values())
         elif not isinstance(value, (str, bool, int, list, tuple)) and value is not None:
             finite &= np.isfinite(np.broadcast_to(np.asarray(value, dtype=np.float64), finite.shape))
-    bad = np.flatnonzero(~finite)
+    bad = np.flatnonzero(finite_inputs & ~finite)
     return int(bad[0]) if bad.size else None

@@ -189,6 +189,7 @@ def test_non_finite_warning_names_the_row(cli):
     ("-3,0.5\n2,-1\n", "row 1: sqrt at column 14 gives nan"),  # log makes a nan too, but at row 2
     ("1,0.5\n2,-1\n-4,1\n", "row 2: log at column 5 gives nan"),
     ("1,1\n0,1\n", "row 2: the derivative of sqrt at column 14 is inf here"),
+    ("1,nan\n-1,1\n", "row 2: sqrt at column 14 gives nan"),  # row 1's nan is its input's
 ])
 def test_the_warning_says_what_happened_at_the_row_it_names(cli, rows, warning):
     run = cli("grad", "x^2 log(y) + sqrt(x)", "--points", "-", "--format", "plain", input="x,y\n" + rows)
@@ -205,7 +206,7 @@ CELLS = st.one_of(st.floats(allow_nan=False, width=64).map(repr),
 def test_chunked_reading_matches_reading_each_cell(rows, chunk_rows):
     text = "a,b\n" + "".join(f"{p},{q}\n" for p, q in rows)
     reader = PointsFile(io.BytesIO(text.encode()), chunk_rows)
-    chunks = list(reader.chunks())
+    chunks = [reader.parse(*each) for each in reader.line_chunks()]
     got = np.column_stack([np.concatenate([chunk.columns[name] for chunk in chunks]) for name in reader.names])
     np.testing.assert_array_equal(got, np.array([[float(p), float(q)] for p, q in rows]))
     assert np.concatenate([chunk.rows for chunk in chunks]).tolist() == list(range(1, len(rows) + 1))

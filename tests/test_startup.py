@@ -182,3 +182,35 @@ def test_many_threads_may_load_numpy_at_once(attempt):
     done = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str([2.0] * 8)
+
+
+# One thread touches NumPy first through adcli while another imports a NumPy submodule itself.
+# Plain Python fails this too: on Python 3.11 with NumPy 2, `import numpy` in one thread and
+# `from numpy.linalg import norm` in another both raise ImportError (a partially initialized
+# module). adcli must do no worse than a plain import, and above all not hang, as a lock of
+# its own around the load did.
+SUBMODULE_RACE = """
+import sys, threading, time
+import adcli
+compiled = adcli.compile("sum([x, 2x])")
+
+def through_adcli():
+    compiled.grad(x=1.0)
+
+def numpy_submodule():
+    time.sleep(float(sys.argv[1]))
+    from numpy.linalg import norm
+
+threads = [threading.Thread(target=through_adcli, daemon=True), threading.Thread(target=numpy_submodule, daemon=True)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(30)
+print([thread.is_alive() for thread in threads])
+"""
+
+
+@pytest.mark.parametrize("delay", ["0", "0.001", "0.01", "0.03"])
+def test_numpy_loading_in_one_thread_and_a_submodule_import_in_another_do_not_hang(delay):
+    done = subprocess.run([sys.executable, "-c", SUBMODULE_RACE, delay], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[False, False]", done.stderr
