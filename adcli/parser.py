@@ -306,18 +306,28 @@ class Parser:
 
 # A bracket, a line break, or a comment (taken whole, so that brackets in it do not count).
 _BRACKET_OR_BREAK = re.compile(r"#[^\n]*|[()\[\]\n]")
+_OPENER = {")": "(", "]": "["}
 
 
 def _open_brackets(text: str, stop: int | None = None) -> Iterator[tuple[re.Match, list[int]]]:
-    """Each bracket, line break and comment before `stop`, with the offsets of the brackets open there."""
+    """Each bracket, line break and comment before `stop`, with the offsets of the brackets open there
+    (a closer of the wrong kind closes nothing)."""
     opened: list[int] = []
     for match in _BRACKET_OR_BREAK.finditer(text, 0, len(text) if stop is None else stop):
         mark = match.group()
         if mark in ("(", "["):
             opened.append(match.start())
-        elif mark in (")", "]") and opened:
+        elif mark in _OPENER and opened and text[opened[-1]] == _OPENER[mark]:
             opened.pop()
         yield match, opened
+
+
+def _innermost_open_bracket(text: str, position: int) -> int | None:
+    """The offset of the innermost bracket still open at `position`, if any."""
+    opened: list[int] = []
+    for _, opened in _open_brackets(text, position):
+        pass  # the generator keeps `opened` up to date
+    return opened[-1] if opened else None
 
 
 def join_bracketed_lines(text: str) -> str:
@@ -337,23 +347,31 @@ def join_bracketed_lines(text: str) -> str:
     return text if characters is None else "".join(characters)
 
 
-def _unclosed(text: str, position: int) -> str | None:
-    """"the '(' at line 1, column 5" for the innermost bracket open at `position`, when it opened on an earlier line."""
-    opened: list[int] = []
-    for _, opened in _open_brackets(text, position):
-        pass  # the generator keeps `opened` up to date
-    if not opened or "\n" not in text[opened[-1]:position]:
-        return None
-    where = ParseError("", text, (opened[-1], opened[-1] + 1))
-    return f"the '{text[opened[-1]]}' at line {where.line}, column {where.column}"
+def _bracket_at(text: str, offset: int) -> str:
+    """"the '(' at column 5" ("at line 2, column 5" in a text of several lines)."""
+    where = ParseError("", text, (offset, offset + 1))
+    place = f"line {where.line}, column {where.column}" if "\n" in text else f"column {where.column}"
+    return f"the '{text[offset]}' at {place}"
 
 
 def _with_unclosed(message: str, text: str, position: int) -> str:
     """The message, naming the bracket left open on an earlier line (what usually went wrong) if there is one."""
-    bracket = _unclosed(text, position)
-    if bracket is None:
+    opener = _innermost_open_bracket(text, position)
+    if opener is None or "\n" not in text[opener:position]:
         return message
+    bracket = _bracket_at(text, opener)
     return f"{message} to close {bracket}" if message in ("missing ')'", "missing ']'") else f"{message}; {bracket} is not closed"
+
+
+def _unexpected_closer(text: str, token: Token, expected: set[str]) -> str:
+    """The message for a ')' or ']' that closes nothing, the wrong bracket, or a bracket with nothing in it yet."""
+    closer = token.value
+    opener = _innermost_open_bracket(text, token.start_pos)
+    if opener is None:
+        return f"unmatched '{closer}'"
+    if text[opener] != _OPENER[closer]:
+        return f"'{closer}' does not match {_bracket_at(text, opener)}"
+    return f"expected a value before '{closer}'" if expected & _OPERAND_STARTS else f"unmatched '{closer}'"
 
 
 def _parse_error(text: str, error: UnexpectedInput, shown: str) -> ParseError:
@@ -370,6 +388,8 @@ def _parse_error(text: str, error: UnexpectedInput, shown: str) -> ParseError:
         message = _with_unclosed(_at_end(expected, after_separator), shown, position)
         return ParseError(message, shown, (position, position + 1))
     span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
+    if token.type in ("RPAREN", "RBRACKET") and token.type not in expected:
+        return ParseError(_unexpected_closer(shown, token, expected), shown, span)
     message = _unexpected_token(text, token, expected)
     if token.type in ("ASSIGN", "WHERE"):  # a definition or a where clause inside brackets left open
         message = _with_unclosed(message, shown, token.start_pos)
@@ -403,9 +423,6 @@ def _unexpected_token(text: str, token: Token, expected: set[str]) -> str:
         for closer, word in (("RPAREN", "')'"), ("RBRACKET", "']'")):
             if closer in expected:
                 return f"missing {word}"
-    if token.type in ("RPAREN", "RBRACKET") and token.type not in expected:
-        closer = token.value
-        return f"expected a value before '{closer}'" if expected & _OPERAND_STARTS else f"unmatched '{closer}'"
     if token.type == "NUMBER" and "TIMES" in expected:
         malformed = _malformed_number(text, token)
         if malformed:

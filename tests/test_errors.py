@@ -51,6 +51,10 @@ PARSE_ERRORS = [
     ("x+1)", "unmatched ')'", 4),
     ("(x))", "unmatched ')'", 4),
     ("[1, 2]]", "unmatched ']'", 7),
+    ("x)", "unmatched ')'", 2),
+    ("(x]", "']' does not match the '(' at column 1", 3),
+    ("sum([x, 2)", "')' does not match the '[' at column 5", 10),
+    ("[x, (1]", "']' does not match the '(' at column 5", 7),
     ("()", "expected a value before ')'", 2),
     ("sin()", "expected a value before ')'", 5),
     ("sin(x,)", "expected a value before ')'", 7),
@@ -94,6 +98,7 @@ def test_parse_error_on_a_later_line_names_line_and_column(cli):
     ("(x +\n1 where x = 2", "unexpected 'where'; expected ')'; the '(' at line 1, column 1 is not closed",
      "line 2, column 3"),
     ("sin(\nx\n+)", "expected a value before ')'", "line 3, column 2"),
+    ("[x,\n(1\n]", "']' does not match the '(' at line 2, column 1", "line 3, column 1"),
 ])
 def test_a_bracket_left_open_across_lines_is_named(cli, expr, message, place):
     run = cli("eval", expr, "--at", "x=1")
