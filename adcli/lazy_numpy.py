@@ -29,10 +29,13 @@ class _NumPyOnFirstUse:
     """
 
     def __getattr__(self, attribute: str) -> Any:
-        numpy = importlib.import_module("numpy")
-        for name, module in list(sys.modules.items()):
-            if name.partition(".")[0] == _PACKAGE and getattr(module, "np", None) is self:
-                module.np = numpy
+        numpy = self.__dict__.get("numpy")
+        if numpy is None:
+            numpy = importlib.import_module("numpy")
+            for name, module in list(sys.modules.items()):
+                if name.partition(".")[0] == _PACKAGE and getattr(module, "np", None) is self:
+                    module.np = numpy
+            self.__dict__["numpy"] = numpy  # for anyone who kept this stand-in: no second search
         return getattr(numpy, attribute)
 
 
