@@ -23,9 +23,9 @@ class _NumPyOnFirstUse:
     The import is an ordinary `import numpy`: threads that ask at once wait on the import
     system's own lock, which also sees deadlocks with threads importing NumPy's submodules.
     Then every adcli module's `np` is NumPy itself, so later lookups cost nothing extra.
-    (importlib's LazyLoader registers a half-made module instead: before Python 3.12.3 the
-    threads that lost the race saw NumPy half-loaded, and a lock of one's own around the load
-    can deadlock against a thread that imports `numpy.linalg`.)
+    (importlib's LazyLoader registers a half-made module instead: on Python 3.11 the threads
+    that lost the race saw NumPy half-loaded, and a lock of one's own around the load can
+    deadlock against a thread that imports `numpy.linalg`.)
     """
 
     def __getattr__(self, attribute: str) -> Any:
