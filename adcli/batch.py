@@ -209,8 +209,8 @@ class Output:
             if self.flush_each:
                 self.out.flush()
 
-    def warn(self, where: str | None, message: str) -> None:
-        self.err.write(f"adcli: warning: {where}: {message}\n" if where else f"adcli: warning: {message}\n")
+    def warn(self, where: str, message: str) -> None:
+        self.err.write(f"adcli: warning: {where}: {message}\n")
 
     def error(self, where: str, message: str) -> None:
         if self.echo_errors:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _PACKAGE = __name__.partition(".")[0]
 
@@ -39,4 +38,7 @@ class _NumPyOnFirstUse:
         return getattr(numpy, attribute)
 
 
-np: ModuleType | Any = sys.modules.get("numpy") or _NumPyOnFirstUse()
+if TYPE_CHECKING:  # so that type checkers read `np.ndarray` and the like as NumPy's
+    import numpy as np
+else:
+    np = sys.modules.get("numpy") or _NumPyOnFirstUse()

@@ -216,10 +216,10 @@ Compute = Callable[[Compiled, dict[str, Any]], Any]  # an Outcome (records.py): 
 
 @dataclass
 class ChunkReport:
-    """A chunk's output lines, its warnings (each with the first row whose numbers are not finite) and failures."""
+    """A chunk's output lines, its warnings (each with the row it describes) and its failures."""
 
     text: str
-    warnings: list[tuple[str, int | None]]
+    warnings: list[tuple[str, int]]
     failures: list[RowFailure]
     ok: bool
 
@@ -239,24 +239,28 @@ class _Evaluate:
 
     def __call__(self, lines: list[bytes], first_row: int) -> ChunkReport:
         chunk = self.points.parse(lines, first_row)
-        outcome = self.outcome(chunk)
+        compiled, inputs = pointwise_inputs(self.compiled, self.bindings, chunk)
+        outcome = self.compute(compiled, inputs)
         text = "".join(line + "\n" for line in chunk_lines(chunk, outcome.record, self.stream))
-        return ChunkReport(text, self._warnings(chunk, outcome), chunk.failures, outcome.ok)
+        return ChunkReport(text, self._warnings(chunk, inputs, outcome), chunk.failures, outcome.ok)
 
-    def _warnings(self, chunk: PointsChunk, outcome: Any) -> list[tuple[str, int | None]]:
+    def _warnings(self, chunk: PointsChunk, inputs: Mapping[str, Any], outcome: Any) -> list[tuple[str, int]]:
         """The warnings of the chunk's first row that turned finite inputs into a nan or inf, with that row.
 
-        The chunk's own warnings name the first operation that made one anywhere in it, which
-        need not be what did at that row; the row alone, run again, says what did (rare: only
-        chunks with a nan or inf pay). Without such a row, the chunk's warnings, with no row.
+        The chunk's own warnings name the first operation that made one anywhere in it (and
+        none when an operand holds a nan anywhere, an input's own), which need not be what did
+        at that row; the row alone, run again, says what did. Only chunks with a nan or inf
+        pay. Without such a row, the chunk's warnings, at its first row that is not finite.
         """
-        if not outcome.warnings:
+        bad = nonfinite_points(outcome.record, len(chunk.rows))
+        if not bad.any():  # warnings come only with a nan or inf
             return []
-        index = first_nonfinite_index(outcome.record, chunk.columns, len(chunk.rows))
-        row_warnings = self.outcome(chunk.row(index)).warnings if index is not None else []
-        if not row_warnings:
-            return [(warning, None) for warning in outcome.warnings]
-        return [(warning, int(chunk.rows[index])) for warning in row_warnings]
+        for index in np.flatnonzero(bad & finite_points(inputs, len(chunk.rows)))[:1].tolist():
+            row_warnings = self.outcome(chunk.row(index)).warnings
+            if row_warnings:
+                return [(warning, int(chunk.rows[index])) for warning in row_warnings]
+        first = int(np.flatnonzero(bad)[0])
+        return [(warning, int(chunk.rows[first])) for warning in outcome.warnings]
 
 
 def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: PointsFile, compute: Compute,
@@ -290,7 +294,7 @@ def _write_report(report: ChunkReport, output: Output, warned: set[str]) -> int:
     for warning, row in report.warnings:
         if warning not in warned:
             warned.add(warning)
-            output.warn(f"row {row}" if row is not None else None, warning)
+            output.warn(f"row {row}", warning)
     for failure in report.failures:
         output.error(f"row {failure.row}", failure.message)
     return 1 if report.failures or not report.ok else 0
@@ -305,18 +309,19 @@ def chunk_lines(chunk: PointsChunk, record: Mapping[str, Any], stream: PointStre
     return [line for _, line in heapq.merge(zip(chunk.rows.tolist(), lines), failures, key=lambda pair: pair[0])]
 
 
-def first_nonfinite_index(record: Mapping[str, Any], inputs: Mapping[str, np.ndarray], count: int) -> int | None:
-    """The first of `count` points whose inputs are all finite and some number of the record is not."""
-    finite_inputs = np.ones(count, dtype=bool)
-    for column in inputs.values():
-        finite_inputs &= np.isfinite(column)
+def finite_points(arrays: Mapping[str, Any], count: int) -> np.ndarray:
+    """Which of `count` points have every number of `arrays` (nested mappings of per-point arrays or scalars) finite."""
     finite = np.ones(count, dtype=bool)
-    pending = list(record.values())
+    pending = list(arrays.values())
     while pending:
         value = pending.pop()
         if isinstance(value, Mapping):
             pending.extend(value.values())
         elif not isinstance(value, (str, bool, int, list, tuple)) and value is not None:
             finite &= np.isfinite(np.broadcast_to(np.asarray(value, dtype=np.float64), finite.shape))
-    bad = np.flatnonzero(finite_inputs & ~finite)
-    return int(bad[0]) if bad.size else None
+    return finite
+
+
+def nonfinite_points(record: Mapping[str, Any], count: int) -> np.ndarray:
+    """Which of `count` points have some number of the record nan or infinite."""
+    return ~finite_points(record, count)

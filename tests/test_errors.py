@@ -329,8 +329,9 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     script = ("import sys\nfrom adcli.cli import run\n"
               "sys.argv = ['adcli', 'grad', '+'.join(['x'] * 1_000_000), '--at', 'x=1']\n"
               "print('ready', flush=True)\nrun()\n")
+    # Ctrl-C as at a terminal, even when the tests run as a background job (which ignores SIGINT).
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=tmp_path, text=True)
+                               cwd=tmp_path, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout.readline() == "ready\n"
     time.sleep(1.0)
     assert process.poll() is None, "the program finished before it could be interrupted"

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 import adcli
 from adcli import points, workers
-from adcli.batch import Output
 from adcli.points import PointsFile, check_pointwise
 
 from conftest import console_script
@@ -250,9 +249,9 @@ def test_a_big_points_file_takes_every_core_by_default(tmp_path):
     assert (default.stdout, default.stderr) == (alone.stdout, alone.stderr)
 
 
-def test_a_warning_with_no_row_is_written_without_one():
-    out, err = io.StringIO(), io.StringIO()
-    report = points.ChunkReport("", [("the gradient is not finite", None), ("sqrt at column 1 gives nan", 7)], [], True)
-    assert points._write_report(report, Output(out, err, echo_errors=True), set()) == 0
-    assert err.getvalue() == ("adcli: warning: the gradient is not finite\n"
-                              "adcli: warning: row 7: sqrt at column 1 gives nan\n")
+@pytest.mark.parametrize("command", ["eval", "grad"])
+def test_a_nan_input_elsewhere_in_the_chunk_does_not_hide_a_warning(cli, command):
+    """The chunk as a whole names no operation when an operand holds a nan anywhere: the row itself does."""
+    run = cli(command, "sqrt(x)", "--points", "-", "--format", "plain", input="x\n1\nnan\n-1\n4\n")
+    assert run.exit_code == 0
+    assert run.stderr == "adcli: warning: row 3: sqrt at column 1 gives nan\n"
