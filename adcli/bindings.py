@@ -120,6 +120,8 @@ def _split_assignment(part: str, option: str) -> tuple[str, str]:
 
 # The grammar's NUMBER with an optional sign (tests hold the two together).
 _SIGNED_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# nan and inf, as a points file's cells and NumPy's text files write them; not names of the language.
+_NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
 def parse_value(text: str, table: dict[str, Callable], name: str = "") -> Any:
@@ -128,6 +130,8 @@ def parse_value(text: str, table: dict[str, Callable], name: str = "") -> Any:
         number = float(text)
         if math.isfinite(number):  # the parser's value exactly, without importing Lark (~30 ms)
             return number
+    if _NONFINITE.fullmatch(text.strip()):
+        return float(text)
     try:
         if text.startswith("@"):
             return load_file(text[1:].strip())

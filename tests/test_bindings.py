@@ -42,6 +42,17 @@ def test_constant_expressions(cli, text, expected):
     np.testing.assert_allclose(value_of(cli, f"v={text}"), expected, rtol=1e-15)
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("nan", "nan"), ("NaN", "nan"), ("inf", "inf"), ("-inf", "-inf"), ("+Infinity", "inf"), ("-INF", "-inf"),
+])
+def test_nan_and_inf_are_values_as_in_a_points_file(cli, text, expected):
+    assert value_of(cli, f"v={text}") == expected
+
+
+def test_nan_and_inf_are_not_names_in_expressions(cli):
+    assert "a value cannot use the variable 'inf'" in error_of(cli, "v=2*inf")
+
+
 def test_several_bindings_in_one_option_with_commas_inside_brackets(cli):
     run = cli("eval", "sum(x) + y + z", "--at", "x=[1, 2, 3],y=max(4, 5)", "--at", "z=linspace(0, 1, 2)",
               "--format", "json")
