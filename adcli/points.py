@@ -252,10 +252,12 @@ class _Evaluate:
         at that row; the row alone, run again, says what did. Only chunks with a nan or inf
         pay. Without such a row, the chunk's warnings, at its first row that is not finite.
         """
-        bad = nonfinite_points(outcome.record, len(chunk.rows))
+        bad = ~finite_points(outcome.record, len(chunk.rows))
         if not bad.any():  # warnings come only with a nan or inf
             return []
-        for index in np.flatnonzero(bad & finite_points(inputs, len(chunk.rows)))[:1].tolist():
+        from_finite_inputs = np.flatnonzero(bad & finite_points(inputs, len(chunk.rows)))
+        if from_finite_inputs.size:
+            index = int(from_finite_inputs[0])
             row_warnings = self.outcome(chunk.row(index)).warnings
             if row_warnings:
                 return [(warning, int(chunk.rows[index])) for warning in row_warnings]
@@ -320,8 +322,3 @@ def finite_points(arrays: Mapping[str, Any], count: int) -> np.ndarray:
         elif not isinstance(value, (str, bool, int, list, tuple)) and value is not None:
             finite &= np.isfinite(np.broadcast_to(np.asarray(value, dtype=np.float64), finite.shape))
     return finite
-
-
-def nonfinite_points(record: Mapping[str, Any], count: int) -> np.ndarray:
-    """Which of `count` points have some number of the record nan or infinite."""
-    return ~finite_points(record, count)
