@@ -6,11 +6,13 @@ from typing import Any, Mapping, Sequence
 
 from .lazy_numpy import np
 
-from . import derivatives, program_store
+from . import program_store
+
+from .engine import derivatives
 from .errors import BindingError, NamingError, suggestion
-from .primitives import CONSTANTS, FUNCTIONS
-from .program import Program
-from .tape import forward
+from .engine.primitives import CONSTANTS, FUNCTIONS
+from .engine.program import Program
+from .engine.tape import forward
 
 
 def as_value(value: Any) -> float | np.ndarray | np.float64:
@@ -133,7 +135,7 @@ class Compiled:
 
 def compile(text: str) -> Compiled:  # noqa: A001 - the name users expect, as re.compile
     """Parse and compile a program once; evaluate it at many bindings."""
-    from .parser import compile_program  # here: importing Lark is ~30 ms, and a stored program needs none of it
+    from .language.parser import compile_program  # here: importing Lark is ~30 ms, and a stored program needs none of it
     return Compiled(compile_program(text))
 
 
@@ -145,7 +147,7 @@ def compile_stored(text: str) -> Compiled:
     """
     program = program_store.load(text)
     if program is None:
-        from .parser import compile_program
+        from .language.parser import compile_program
         program = compile_program(text, accelerated=False)  # one text per process: the parser that loads soonest
         program_store.save(program)
     return Compiled(program)

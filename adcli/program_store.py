@@ -19,7 +19,7 @@ import zlib
 from functools import lru_cache
 
 from .locations import PACKAGE, cache_folder, grammar_path
-from .program import Instruction, Program
+from .engine.program import Instruction, Program
 
 SLOTS = 256
 LONGEST_TEXT = 4096  # characters: caps the store near 256 x 50 KB; longer texts are not kept
@@ -30,9 +30,10 @@ _PLAIN_TYPES = (float, int, str)  # what the compiler puts in instructions and `
 def _stamped_files() -> list[str]:
     """The files whose content decides what a text compiles to: adcli's code, its grammar, and
     the installed Lark's and lark-cython's entry modules (which hold their versions)."""
-    sources = sorted(name for name in os.listdir(PACKAGE) if name.endswith(".py"))
+    sources = sorted(os.path.join(folder, name) for folder, _, names in os.walk(PACKAGE)
+                     for name in names if name.endswith(".py"))  # every sub-package: a moved or new module counts
     parsers = [importlib.util.find_spec(name) for name in ("lark", "lark_cython")]
-    return [os.path.join(PACKAGE, name) for name in sources] + [grammar_path()] + [
+    return sources + [grammar_path()] + [
         spec.origin for spec in parsers if spec is not None and spec.origin]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from click.testing import CliRunner
 
-from adcli.cli import main
+from adcli.cli.app import main
 
 
 @dataclass

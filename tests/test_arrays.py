@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import adcli
-from adcli.derivatives import hessian
-from adcli.primitives import PRIMITIVES
-from adcli.program import ProgramBuilder
-from adcli.tape import forward, numeric_gradients
+from adcli.engine.derivatives import hessian
+from adcli.engine.primitives import PRIMITIVES
+from adcli.engine.program import ProgramBuilder
+from adcli.engine.tape import forward, numeric_gradients
 
 STEP = 1e-6
 

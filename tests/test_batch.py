@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli import batch
-from adcli.batch import ProgramCache, numeric_where, program_lines, where_position
+from adcli.drivers import batch
+from adcli.drivers.batch import ProgramCache, numeric_where, program_lines, where_position
 
 from conftest import console_script
 
@@ -280,8 +280,8 @@ def test_one_decorator_line_opts_a_command_in():
     import click
     from click.testing import CliRunner
 
-    from adcli.cli import _emit, _prepare, binding_options, many_programs, reports_errors
-    from adcli.records import hessian_outcome
+    from adcli.cli.app import _emit, _prepare, binding_options, many_programs, reports_errors
+    from adcli.commands.records import hessian_outcome
 
     @click.command()
     @many_programs()

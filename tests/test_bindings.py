@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from adcli import bindings
+from adcli.language import bindings
 
 
 def value_of(cli, *at: str, seed: int | None = None):
@@ -144,7 +144,7 @@ def test_negative_seed_is_command_line_misuse(cli):
 
 
 def test_constructor_names_match_the_parsers_list():
-    from adcli.parser import CONSTRUCTOR_NAMES
+    from adcli.language.parser import CONSTRUCTOR_NAMES
     assert set(bindings.constructors(lambda: None)) == CONSTRUCTOR_NAMES
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import adcli
-from adcli import checking
+from adcli.commands import checking
 
 
 def test_smooth_point_passes(cli):

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli import chunked
-from adcli.tape import forward, numeric_gradients
+from adcli.backends import chunked
+from adcli.engine.tape import forward, numeric_gradients
 
 UNARY = ("sin", "cos", "tan", "atan", "sinh", "cosh", "tanh", "asinh", "exp", "expm1", "log", "log2", "log10",
          "log1p", "sqrt", "cbrt", "abs", "sign", "floor", "ceil", "sigmoid", "relu", "softplus", "erf", "asin")

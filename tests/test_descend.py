@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import adcli
-from adcli import parser
-from adcli.descend import ProgressBar, descend
+from adcli.language import parser
+from adcli.commands.descend import ProgressBar, descend
 from conftest import console_script
 
 # f(w) = sum((w - c)^2): the gradient is 2 (w - c), so a step with rate lr maps w - c to

@@ -326,7 +326,7 @@ def test_closed_pipe_ends_quietly(tmp_path):
 
 def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
     # A program too long for a command line (1M terms), run through the console script's own entry point.
-    script = ("import sys\nfrom adcli.cli import run\n"
+    script = ("import sys\nfrom adcli.cli.app import run\n"
               "sys.argv = ['adcli', 'grad', '+'.join(['x'] * 1_000_000), '--at', 'x=1']\n"
               "print('ready', flush=True)\nrun()\n")
     # Ctrl-C as at a terminal, even when the tests run as a background job (which ignores SIGINT).

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli import derivatives
-from adcli.primitives import PRIMITIVES
-from adcli.program import ProgramBuilder
-from adcli.tape import Tracer, forward
+from adcli.engine import derivatives
+from adcli.engine.primitives import PRIMITIVES
+from adcli.engine.program import ProgramBuilder
+from adcli.engine.tape import Tracer, forward
 
 STEP = 1e-5
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli.derivatives import gradient_program, nth_derivative_program
-from adcli.tape import forward
+from adcli.engine.derivatives import gradient_program, nth_derivative_program
+from adcli.engine.tape import forward
 
 ORDERS = range(1, 11)
 POINTS = (-1.3, 0.4, 2.1)

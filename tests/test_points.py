@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli import points, workers
-from adcli.points import PointsFile, check_pointwise
+from adcli.drivers import points, workers
+from adcli.drivers.points import PointsFile, check_pointwise
 
 from conftest import console_script
 

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import adcli
-from adcli.derivatives import gradient_program
-from adcli.primitives import PRIMITIVES
-from adcli.program import Program, ProgramBuilder
-from adcli.tape import forward, numeric_gradients
+from adcli.engine.derivatives import gradient_program
+from adcli.engine.primitives import PRIMITIVES
+from adcli.engine.program import Program, ProgramBuilder
+from adcli.engine.tape import forward, numeric_gradients
 
 STEP = 1e-6
 RTOL = 1e-5

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from adcli import locations, program_store
 from adcli.api import as_value, compile, compile_stored
-from adcli.bindings import _SIGNED_NUMBER, constructors, parse_value
-from adcli.parser import compile_value
+from adcli.language.bindings import _SIGNED_NUMBER, constructors, parse_value
+from adcli.language.parser import compile_value
 
 PROGRAMS = [
     "(sqrt(x)+1)^3", "w*x + b", "(x-4)(x^2+6)", "(x+2y)^2", "sin(x)", "exp(x)",
@@ -56,7 +56,7 @@ def test_a_stored_program_is_the_compiled_one_exactly(store, text):
 def test_compile_stored_compiles_once_then_loads(store, monkeypatch):
     first = compile_stored("(x+2y)^2")
     assert len(stored_files(store)) == 1
-    monkeypatch.setattr("adcli.parser.compile_program", lambda *args, **options: pytest.fail("compiled again"))
+    monkeypatch.setattr("adcli.language.parser.compile_program", lambda *args, **options: pytest.fail("compiled again"))
     second = compile_stored("(x+2y)^2")
     assert repr(second.program) == repr(first.program)
     assert second.grad(x=1.0, y=2.0) == (25.0, {"x": 10.0, "y": 20.0})

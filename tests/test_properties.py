@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import adcli
-from adcli.diagnostics import kinks
-from adcli.tape import forward
-from adcli.unparse import to_text
+from adcli.engine.diagnostics import kinks
+from adcli.engine.tape import forward
+from adcli.language.unparse import to_text
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VARIABLES = ("x", "y", "z")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import adcli
-from adcli.primitives import FUNCTIONS, PRIMITIVES
-from adcli.tape import scalar_forward, scalar_gradients
+from adcli.engine.primitives import FUNCTIONS, PRIMITIVES
+from adcli.engine.tape import scalar_forward, scalar_gradients
 from test_properties import RandomProgram, points, programs
 
 SCALAR_FORMS = sorted(name for name, primitive in PRIMITIVES.items() if primitive.scalar is not None)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import adcli
-from adcli import parser as parser_module
+from adcli.language import parser as parser_module
 
 PACKAGE = Path(adcli.__file__).resolve().parent
 
@@ -21,14 +21,14 @@ PACKAGE = Path(adcli.__file__).resolve().parent
 # more of every start (NumPy itself ~100 ms: scalar programs run on Python floats;
 # numpy.random ~12 ms, importlib.resources ~10 ms, pathlib ~3 ms, batch + points + descend ~4.5 ms).
 NOT_AT_START = ("numpy._core", "numpy.random", "importlib.resources", "zipfile", "pathlib", "difflib",
-                "adcli.batch", "adcli.points", "adcli.descend")
+                "adcli.drivers.batch", "adcli.drivers.points", "adcli.commands.descend")
 
 # Runs the command in a fresh interpreter and reports which modules adcli itself imported
 # (site hooks may import some of them before adcli does; those do not count).
 PROBE = """
 import json, sys
 before = set(sys.modules)
-from adcli.cli import main
+from adcli.cli.app import main
 try:
     main.main(sys.argv[1:], prog_name="adcli", standalone_mode=False)
 except SystemExit:
@@ -56,7 +56,7 @@ def test_one_shot_commands_skip_heavy_imports(tmp_path, command):
     assert "lark_cython" not in first  # one text: pure-Python Lark, which loads ~9 ms sooner
     again = imported_by(*command, cache=tmp_path)
     assert "adcli.api" in again  # the probe sees adcli's own imports
-    assert [name for name in NOT_AT_START + ("lark", "adcli.parser") if name in again] == []
+    assert [name for name in NOT_AT_START + ("lark", "adcli.language.parser") if name in again] == []
 
 
 @pytest.mark.parametrize("command", [
@@ -83,9 +83,10 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("dependency, owner", [("lark", "parser.py"), ("click", "cli.py")])
+@pytest.mark.parametrize("dependency, owner", [("lark", "language/parser.py"), ("click", "cli/app.py")])
 def test_one_module_imports_each_front_end_dependency(dependency, owner):
-    importers = sorted(path.name for path in PACKAGE.glob("*.py") if dependency in _imports(path))
+    importers = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+                       if dependency in _imports(path))
     assert importers == [owner]
 
 

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from adcli import points, workers
-from adcli.batch import Output
+from adcli.drivers import points, workers
+from adcli.drivers.batch import Output
 from adcli.errors import AdcliError
-from adcli.formats import LineStream
+from adcli.render.formats import LineStream
 from conftest import console_script
 
 # Every kind of line batch mode meets: results, in-band errors, warnings, comments, blank lines,

@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adcli  # noqa: E402
-from adcli import derivatives  # noqa: E402
-from adcli.tape import backward, depends_on, forward  # noqa: E402
+from adcli.engine import derivatives  # noqa: E402
+from adcli.engine.tape import backward, depends_on, forward  # noqa: E402
 from harness import adcli_command, alternate, optional  # noqa: E402
 
 torch = optional("torch")

@@ -113,7 +113,7 @@ def engine_in_memory(count: int) -> dict[str, Callable[[], object]]:
     the same 65,536-point chunks as adcli (whose temporaries stay in the CPU's caches).
     """
     import adcli
-    from adcli.records import grad_outcome
+    from adcli.commands.records import grad_outcome
 
     rng = np.random.default_rng(4)
     x, y = rng.uniform(-2, 2, count), rng.uniform(-2, 2, count)

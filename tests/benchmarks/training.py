@@ -26,7 +26,7 @@ def adcli_descent(data: dict) -> Callable[[], dict]:
 
     compiled = adcli.compile(LOSS)
     try:
-        from adcli.descend import descend
+        from adcli.commands.descend import descend
     except ImportError:  # before `adcli descend` existed: the same loop over the library
         def run() -> dict:
             values = dict(data)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from click.testing import CliRunner
 
-from adcli.cli import main
+from adcli.cli.app import main
 
 RTOL, ATOL = 1e-9, 1e-12
 TUTORIAL_W = [[0.4176, 0.2302, 0.3942], [-0.3258, 0.0489, -0.3333]]

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 import adcli
-from adcli.parser import compile_program
-from adcli.program import CONST, VAR
+from adcli.language.parser import compile_program
+from adcli.engine.program import CONST, VAR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from torch_oracle import TORCH_UNARY  # noqa: E402  (this directory is on sys.path)

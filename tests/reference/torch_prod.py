@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import adcli
-from adcli import derivatives
+from adcli.engine import derivatives
 
 SHAPES = [(4,), (3,), (2, 3), (3, 2), (5,)]
 

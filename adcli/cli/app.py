@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, NoReturn
 
 import click
 
-from . import __version__
-from .api import Compiled, compile_stored
-from .bindings import parse_assignments, split_top_level
-from .errors import AdcliError, BindingError
-from .formats import FORMATS, LineStream, PointStream, render, render_progress
-from .records import (Outcome, check_outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome,
+from .. import __version__
+from ..api import Compiled, compile_stored
+from ..language.bindings import parse_assignments, split_top_level
+from ..errors import AdcliError, BindingError
+from ..render.formats import FORMATS, LineStream, PointStream, render, render_progress
+from ..commands.records import (Outcome, check_outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome,
                       jacobian_outcome)
 
 if TYPE_CHECKING:
-    from . import batch
+    from ..drivers import batch
 
 EXIT_BAD_INPUT = 1
 EXIT_INTERRUPTED = 130
@@ -182,7 +182,7 @@ def many_programs(points: bool = False) -> Callable:
 
 def _run_programs(body: Callable, path: str | None, jobs: int | None, options: dict[str, Any]) -> int:
     # batch, points and descend are imported where they are used: one-shot commands start ~4.5 ms sooner.
-    from . import batch, workers
+    from ..drivers import batch, workers
 
     served = _serve(options)
     with _input(path, batch.TERMINAL_HINT) as stream:
@@ -196,7 +196,7 @@ def _run_programs(body: Callable, path: str | None, jobs: int | None, options: d
 
 
 def _run_points(body: Callable, expr: str, path: str, jobs: int | None, options: dict[str, Any]) -> int:
-    from . import points, workers
+    from ..drivers import points, workers
 
     served = _serve(options)
     compiled = compile_stored(expr)
@@ -216,7 +216,7 @@ def _serve(options: dict[str, Any]) -> Served:
 
 
 def _output(options: dict[str, Any], source: BinaryIO) -> batch.Output:
-    from . import batch
+    from ..drivers import batch
 
     return batch.Output(sys.stdout, sys.stderr,
                         echo_errors=options["fmt"] != "text", source=source)
@@ -423,7 +423,7 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
       adcli descend "pred = x @ W.T + b; mean((pred - y)^2)" --at x=@x.npy,y=@y.csv \\
           --at W=zeros(2,3),b=zeros(2) --wrt W,b --lr 0.01 --steps 1000 --every 100
     """
-    from .descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
+    from ..commands.descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
 
     compiled, bindings = _prepare(expr, at, seed)
     bar = ProgressBar(sys.stderr, steps)

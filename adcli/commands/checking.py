@@ -12,12 +12,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from . import derivatives
-from .diagnostics import kinks
-from .program import Program
-from .tape import forward
+from ..engine import derivatives
+from ..engine.diagnostics import kinks
+from ..engine.program import Program
+from ..engine.tape import forward
 
 STEP_FACTOR = sys.float_info.epsilon ** (1.0 / 3.0)
 

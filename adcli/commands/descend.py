@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .api import Compiled
-from .errors import ShapeError
-from .tape import backward, depends_on, forward
+from ..api import Compiled
+from ..errors import ShapeError
+from ..engine.tape import backward, depends_on, forward
 
 OnStep = Callable[[int, float], None]
 

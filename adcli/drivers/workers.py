@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from .batch import Compute, Output, ProgramCache, program_lines, results, write_results
-from .errors import AdcliError
-from .formats import LineStream
+from ..errors import AdcliError
+from ..render.formats import LineStream
 
 # Input per task: up to ~2,000 short programs, 0.2 s of one worker's time against ~1 ms to send and
 # answer it; less for a small file, so that every worker gets a few blocks.

@@ -11,9 +11,9 @@ import io
 import math
 from typing import Any, Iterable, Mapping
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .errors import AdcliError
+from ..errors import AdcliError
 
 FORMATS = ("text", "json", "csv", "plain")
 

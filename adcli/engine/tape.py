@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .errors import ShapeError
+from ..errors import ShapeError
 from .primitives import PRIMITIVES
 from .program import COMMUTATIVE, CONST, VAR, Instruction, Program, ProgramBuilder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
 from .program import LEAVES, Program

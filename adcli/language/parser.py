@@ -15,15 +15,15 @@ import _thread
 from functools import lru_cache
 from typing import Any, Callable, Iterator, NamedTuple
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
-from .errors import BindingError, NamingError, ParseError, ShapeError, suggestion
-from .locations import cache_folder, grammar_path
-from .primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
-from .program import VAR, Program, ProgramBuilder, prune
-from .tape import forward
+from ..errors import BindingError, NamingError, ParseError, ShapeError, suggestion
+from ..locations import cache_folder, grammar_path
+from ..engine.primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
+from ..engine.program import VAR, Program, ProgramBuilder, prune
+from ..engine.tape import forward
 
 KEYWORDS = {"axis"}
 CONSTRUCTOR_NAMES = frozenset(("linspace", "arange", "zeros", "ones", "rand", "randn"))  # bindings.constructors

@@ -21,11 +21,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .primitives import PRIMITIVES
-from .program import CONST, VAR, Program
-from .tape import Handle, apply_numeric, backward, depends_on
+from ..engine.primitives import PRIMITIVES
+from ..engine.program import CONST, VAR, Program
+from ..engine.tape import Handle, apply_numeric, backward, depends_on
 
 # Elements per chunk. At 10^7 points, whole-array sweeps spend most of their time faulting in
 # fresh 80 MB temporaries; a chunk's buffers (a handful x 512 KB) stay in the cache, and peak

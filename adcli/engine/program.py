@@ -10,7 +10,7 @@ import functools
 import math
 from typing import Any, Mapping, NamedTuple
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
 

@@ -26,7 +26,7 @@ import math
 import operator
 from typing import Any, Callable, NamedTuple
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
 Vjp = Callable[..., Any]
 

@@ -14,11 +14,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 
-from .api import Compiled, compile
-from .errors import AdcliError, ParseError
-from .formats import LineStream, located
-from .parser import compile_program
-from .primitives import CONSTANTS, FUNCTIONS
+from ..api import Compiled, compile
+from ..errors import AdcliError, ParseError
+from ..render.formats import LineStream, located
+from ..language.parser import compile_program
+from ..engine.primitives import CONSTANTS, FUNCTIONS
 
 UTF8_BOM = b"\xef\xbb\xbf"
 CACHE_SIZE = 1024

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .api import Compiled, check_bindable
+from ..api import Compiled, check_bindable
 from .batch import Output, decode_line, input_lines, strip_line_end
-from .errors import BindingError, ShapeError
-from .formats import PointStream
-from .primitives import REDUCTIONS
-from .program import LEAVES, Program
-from .tape import depends_on, describe, forward
+from ..errors import BindingError, ShapeError
+from ..render.formats import PointStream
+from ..engine.primitives import REDUCTIONS
+from ..engine.program import LEAVES, Program
+from ..engine.tape import depends_on, describe, forward
 
 CHUNK_ROWS = 65536
 # Smaller files run in one process unless --jobs asks otherwise: 50,000-200,000 rows of two

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .primitives import FUNCTIONS
-from .program import CONST, VAR, Instruction, Program
+from ..engine.primitives import FUNCTIONS
+from ..engine.program import CONST, VAR, Instruction, Program
 
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^"}
 INLINE_LIMIT = 200  # characters; a longer subexpression becomes a definition

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from . import derivatives
-from .api import Compiled
-from .diagnostics import all_finite, nonfinite_warning
-from .errors import NamingError
-from .tape import forward
+from ..engine import derivatives
+from ..api import Compiled
+from ..engine.diagnostics import all_finite, nonfinite_warning
+from ..errors import NamingError
+from ..engine.tape import forward
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Mapping, Sequence
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
 from .program import CONST, LEAVES, VAR, Program, ProgramBuilder
@@ -447,7 +447,7 @@ def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequen
     """The output's value and d(sum of output)/d(name) for each name (zeros for unused ones)."""
     chunked = None
     if not all(type(value) is float for value in inputs.values()):
-        from .chunked import chunked_value_and_gradients  # here: the scalar one-shot path never needs it (~3 ms)
+        from ..backends.chunked import chunked_value_and_gradients  # here: the scalar one-shot path never needs it (~3 ms)
 
         chunked = chunked_value_and_gradients(program, inputs, wrt)  # many points: cache-sized chunks, 2 threads
     if chunked is not None:

@@ -8,10 +8,10 @@ import math
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .lazy_numpy import np
+from ..lazy_numpy import np
 
-from .api import as_value, check_bindable
-from .errors import AdcliError, BindingError
+from ..api import as_value, check_bindable
+from ..errors import AdcliError, BindingError
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,0 +1,1 @@
+"""Drivers: one command over many programs (batch), many points, or many processes."""

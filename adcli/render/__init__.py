@@ -1,0 +1,1 @@
+"""Renderers: typed results -> text, json, csv and plain output."""
