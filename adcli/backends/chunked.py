@@ -24,8 +24,9 @@ from typing import Any, Callable, Mapping, Sequence
 from ..lazy_numpy import np
 
 from ..engine.primitives import PRIMITIVES
-from ..engine.program import CONST, VAR, Program
-from ..engine.tape import Handle, apply_numeric, backward, depends_on
+from ..engine.program import CONST, VAR, Instruction, Program
+from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
+from ..engine.tape import apply_numeric
 
 # Elements per chunk. At 10^7 points, whole-array sweeps spend most of their time faulting in
 # fresh 80 MB temporaries; a chunk's buffers (a handful x 512 KB) stay in the cache, and peak
@@ -78,12 +79,13 @@ def pointwise_shape(program: Program, inputs: Mapping[str, Any], wrt: Sequence[s
     order) and the output is an array: then a chunk's results are bit for bit the whole's.
     """
     shapes: set[tuple[int, ...]] = set()
-    for op, _, params, _ in program.instructions:
+    for instruction in program.instructions:
+        op = instruction.op
         if op == CONST:
-            if np.ndim(params[0][1]) != 0:
+            if np.ndim(instruction.constant) != 0:
                 return None
         elif op == VAR:
-            value = inputs[params[0][1]]
+            value = inputs[instruction.variable]
             if np.ndim(value) != 0:
                 shapes.add(np.shape(value))
         elif not PRIMITIVES[op].elementwise:
@@ -319,12 +321,12 @@ def make_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -
     recorder = _Recorder()
     try:
         with np.errstate(all="ignore"):
-            handles = _record_forward(program, inputs, recorder)
+            handles = evaluate(program, inputs, recorder)
             output = handles[program.output]
             if not isinstance(output, _Symbol):
                 raise _NoPlan
             seed = recorder.fill(1.0, output)  # numeric_gradients' seed, ones_like(value)
-            cotangents = backward(program, handles, {program.output: seed}, depends_on(program, wrt), apply=recorder)
+            cotangents = backward(program, handles, {program.output: seed}, depends_on(program, wrt), recorder)
     except _NoPlan:
         return False
     slots = program.variable_slots()
@@ -332,24 +334,6 @@ def make_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -
     if not all(isinstance(handle, _Symbol) for _, handle in wanted):
         return False
     return recorder.plan(output.payload, wanted, frozenset(slots))
-
-
-def _record_forward(program: Program, inputs: Mapping[str, Any], recorder: _Recorder) -> list[Any]:
-    """tape.forward on stand-ins: arrays become symbols, constants and scalar inputs stay as they are."""
-    handles: list[Any] = []
-    for op, args, params, _ in program.instructions:
-        if op == CONST:
-            handles.append(params[0][1])
-        elif op == VAR:
-            name = params[0][1]
-            value = inputs[name]
-            if np.ndim(value):
-                handles.append(recorder.input(name, np.asarray(value).dtype))
-            else:  # its own copy: a cached plan must not see the caller change a 0-d array in place
-                handles.append(value.copy() if isinstance(value, np.ndarray) else value)
-        else:
-            handles.append(recorder.record(PRIMITIVES[op].forward, [handles[a] for a in args], dict(params)))
-    return handles
 
 
 class _Symbol(Handle):
@@ -369,8 +353,8 @@ def _ufunc_of(function: Callable[..., Any]) -> Any:
     return found if isinstance(found, np.ufunc) and found.nout == 1 else None
 
 
-class _Recorder:
-    """The `apply` of a recording sweep: computes what involves no symbol, records a step for the rest.
+class _Recorder(Interpreter):
+    """A recording sweep: computes what involves no symbol, records a step for the rest.
 
     Each symbol carries a two-element stand-in array, on which every call also runs: its
     dtype and shape are the chunk's, and where the plain sweep would hand back an operand
@@ -387,10 +371,22 @@ class _Recorder:
         self.fills: set[int] = set()  # values the same in every chunk: the seed, zero cotangents, what follows from them
         self.constants: set[int] = set()  # scalars
 
-    def input(self, name: str, dtype: Any) -> _Symbol:
-        symbol = self._new(np.zeros(self.STAND_IN, dtype=dtype))
-        self.inputs[symbol.payload] = name
-        return symbol
+    def variable(self, name: str, inputs: Mapping[str, Any]) -> Any:
+        """An array input becomes a symbol; a scalar one stays as it is."""
+        value = inputs[name]
+        if np.ndim(value):
+            symbol = self._new(np.zeros(self.STAND_IN, dtype=np.asarray(value).dtype))
+            self.inputs[symbol.payload] = name
+            return symbol
+        return value.copy() if isinstance(value, np.ndarray) else value  # a cached plan must not see it change in place
+
+    def forward(self, instruction: Instruction, operands: list[Any]) -> Any:
+        """The forward sweep's call, as tape.forward makes it (no shortcuts)."""
+        op, _, params, _ = instruction
+        return self.record(PRIMITIVES[op].forward, operands, dict(params))
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        return self(name, *operands, **params)
 
     def __call__(self, name: str, *operands: Any, **params: Any) -> Any:
         """apply_numeric, recorded: the same function and shortcuts on the same operands."""

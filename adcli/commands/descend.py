@@ -18,7 +18,7 @@ from ..lazy_numpy import np
 
 from ..api import Compiled
 from ..errors import ShapeError
-from ..engine.tape import backward, depends_on, forward
+from ..engine.tape import NUMPY, backward, depends_on, forward
 
 OnStep = Callable[[int, float], None]
 
@@ -61,7 +61,7 @@ def descend(
     taken = 0
     while taken < steps and not should_stop():
         with np.errstate(all="ignore"):
-            cotangents = backward(program, values, seed, needs)
+            cotangents = backward(program, values, seed, needs, NUMPY)
             for name, slot in trained:
                 gradient = cotangents[slot]
                 if gradient is None:

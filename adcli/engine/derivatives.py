@@ -22,8 +22,9 @@ from typing import Any, Mapping, Sequence
 from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
-from .program import CONST, LEAVES, VAR, Program, ProgramBuilder
-from .tape import Handle, Tracer, backward, depends_on, forward, numeric_gradients, vjp_rule
+from .program import LEAVES, VAR, Program, ProgramBuilder
+from .sweeps import Handle, Interpreter, backward, depends_on, evaluate, vjp_rule
+from .tape import Tracer, forward, numeric_gradients
 
 Shapes = Mapping[str, tuple[int, ...]]
 
@@ -41,11 +42,7 @@ def direction_name(name: str) -> str:
 
 def _record_copy(program: Program, tracer: Tracer) -> list[Handle]:
     """Re-emit the program's instructions, as they are, into the tracer's builder."""
-    slots: list[int] = []
-    emit = tracer.builder.emit
-    for op, args, params, span in program.instructions:
-        slots.append(emit(op, tuple(slots[a] for a in args), params, span))
-    return [tracer.handle(slot) for slot in slots]
+    return [tracer.handle(slot) for slot in tracer.builder.inline(program)]
 
 
 def _zeros_like(tracer: Tracer, handle: Handle) -> Handle:
@@ -55,11 +52,7 @@ def _zeros_like(tracer: Tracer, handle: Handle) -> Handle:
 def _record_gradient(program: Program, handles: Sequence[Handle], tracer: Tracer, wrt: Sequence[str],
                      seed: Handle, output: int) -> list[Handle]:
     """The reverse sweep, recorded: d(seed . output)/d(name) for each name."""
-    def follow(instruction):
-        tracer.span = instruction.span
-
-    cotangents = backward(program, handles, {output: seed}, depends_on(program, wrt), apply=tracer,
-                          on_instruction=follow)
+    cotangents = backward(program, handles, {output: seed}, depends_on(program, wrt), tracer)
     slots = program.variable_slots()
     grads = []
     for name in wrt:
@@ -94,15 +87,7 @@ def _vjp_recording(op: str, params: tuple, index: int, arity: int) -> Program:
 
 def _replay(program: Program, tracer: Tracer, by_name: Mapping[str, Handle]) -> list[Handle]:
     """Emit a placeholder program through `tracer`, its variables standing for the given handles."""
-    handles: list[Handle] = []
-    for op, args, params, _ in program.instructions:
-        if op == VAR:
-            handles.append(by_name[params[0][1]])
-        elif op == CONST:
-            handles.append(tracer.constant(params[0][1]))
-        else:
-            handles.append(tracer(op, *(handles[a] for a in args), **dict(params)))
-    return handles
+    return evaluate(program, by_name, tracer)
 
 
 class _TangentTracer(Tracer):
@@ -146,10 +131,10 @@ class _TangentTracer(Tracer):
         return self("broadcast_like", 0.0, self.handle(other)) if result == shapes[1] else None
 
     def _is_zero_slot(self, slot: int) -> bool:
-        op, args, params, _ = self.builder.instructions[slot]
-        if op == CONST:
-            return _is_zero(params[0][1])
-        return op == "broadcast_like" and _is_zero(self.builder.constant_value(args[0]))
+        instruction = self.builder.instructions[slot]
+        if instruction.op == "broadcast_like":
+            return _is_zero(self.builder.constant_value(instruction.args[0]))
+        return _is_zero(self.builder.constant_value(slot))
 
     def _masked(self, operand: Any) -> tuple[Handle, Handle, bool] | None:
         """(c, a, True) for where(c, 0, a), (c, a, False) for where(c, a, 0), else None."""
@@ -189,7 +174,7 @@ def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | N
     # once the shapes are known.
     by_name = {f"a{i}": handle for i, handle in enumerate(operands)} | {"ans": ans, "g": ans}
     handles = _replay(vjp, tracer, by_name)
-    cotangents = backward(vjp, handles, {vjp.output: tangent}, depends_on(vjp, ["g"]), apply=tracer)
+    cotangents = backward(vjp, handles, {vjp.output: tangent}, depends_on(vjp, ["g"]), tracer)
     if cotangents[g] is None:
         return None
     return builder.build((cotangents[g].payload,), ())
@@ -219,9 +204,10 @@ def _record_tangents(program: Program, handles: Sequence[Handle], tracer: Tracer
                      directions: Mapping[str, Handle]) -> list[Handle | None]:
     """The tangent sweep, recorded: each slot's derivative along `directions` (None where it is zero)."""
     tangents: list[Handle | None] = [None] * len(program.instructions)
-    for slot, (op, args, params, span) in enumerate(program.instructions):
+    for slot, instruction in enumerate(program.instructions):
+        op, args, params, span = instruction
         if op == VAR:
-            tangents[slot] = directions.get(params[0][1])
+            tangents[slot] = directions.get(instruction.variable)
         if op in LEAVES:
             continue
         tracer.span = span
@@ -318,8 +304,21 @@ def _with_directions(shapes: Shapes | None, renames: Mapping[str, str]) -> dict[
 #
 # A batch carries a leading axis, one entry per direction (a unit vector). Elementwise
 # primitives broadcast over that axis, so one sweep serves every direction at NumPy speed;
-# the others run once per entry. In a reverse sweep a batched cotangent is a Handle whose
-# apply is `batched_apply`; forward values stay plain arrays.
+# the others run once per entry. A batched value is a Handle whose apply is `batched_apply`;
+# values that are the same for every direction stay plain arrays.
+
+class Batched(Interpreter):
+    """Values with a leading batch axis (Handles) beside plain ones; `batch` names the batched variables."""
+
+    def __init__(self, batch: Mapping[str, Any] | None = None):
+        self.batch = batch or {}
+
+    def variable(self, name: str, inputs: Mapping[str, Any]) -> Any:
+        return Handle(batched_apply, self.batch[name]) if name in self.batch else inputs[name]
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        return batched_apply(name, *operands, **params)
+
 
 def batched_apply(name: str, *operands: Any, **params: Any) -> Any:
     """Apply a primitive where Handle operands carry a leading batch axis (and plain ones do not)."""
@@ -378,17 +377,8 @@ def _align(rows: np.ndarray, rank: int) -> np.ndarray:
 def forward_batched(program: Program, inputs: Mapping[str, Any], batch: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """The outputs, where each variable in `batch` carries a leading batch axis; every output gets that axis."""
     count = len(next(iter(batch.values())))
-    values: list[Any] = []
     with np.errstate(all="ignore"):
-        for op, args, params, _ in program.instructions:
-            if op == CONST:
-                value = params[0][1]
-            elif op == VAR:
-                name = params[0][1]
-                value = Handle(batched_apply, batch[name]) if name in batch else inputs[name]
-            else:
-                value = batched_apply(op, *(values[a] for a in args), **dict(params))
-            values.append(value)
+        values = evaluate(program, inputs, Batched(batch))
     return [_rows(values[o], count) for o in program.outputs]
 
 
@@ -398,31 +388,34 @@ def _rows(value: Any, count: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=np.float64), (count,) + np.shape(value))
 
 
-def _scalar_rows_apply(name: str, *operands: Any, **params: Any) -> Any:
-    """batched_apply for programs whose forward values are all scalars: a batch is then just a
-    1-D array (one scalar per direction) that NumPy's own broadcasting lines up, no Handles needed."""
-    primitive = PRIMITIVES[name]
-    if primitive.elementwise:
-        return primitive.forward(*operands, **params)
-    if name in ("sum_to_like", "broadcast_like"):
-        return operands[0]  # a scalar row's shape is the scalar's
-    flags = [np.ndim(operand) > 0 for operand in operands]
-    if not any(flags):
-        return primitive.forward(*operands, **params)
-    count = next(len(operand) for operand, flag in zip(operands, flags) if flag)
-    return np.stack([primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **params)
-                     for i in range(count)])
+class ScalarRows(Interpreter):
+    """Batched for programs whose forward values are all scalars: a batch is then just a 1-D
+    array (one scalar per direction) that NumPy's own broadcasting lines up, no Handles needed."""
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        primitive = PRIMITIVES[name]
+        if primitive.elementwise:
+            return primitive.forward(*operands, **params)
+        if name in ("sum_to_like", "broadcast_like"):
+            return operands[0]  # a scalar row's shape is the scalar's
+        flags = [np.ndim(operand) > 0 for operand in operands]
+        if not any(flags):
+            return primitive.forward(*operands, **params)
+        count = next(len(operand) for operand, flag in zip(operands, flags) if flag)
+        return np.stack([primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **params)
+                         for i in range(count)])
 
 
 def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
                      wrt: Sequence[str], count: int) -> dict[str, np.ndarray]:
     """One reverse sweep for a batch of cotangents: for each name, (count, *variable shape)."""
+    interpreter: Interpreter
     if all(np.ndim(value) == 0 for value in values):
-        apply, handles = _scalar_rows_apply, dict(seeds)
+        interpreter, handles = ScalarRows(), dict(seeds)
     else:
-        apply, handles = batched_apply, {slot: Handle(batched_apply, seed) for slot, seed in seeds.items()}
+        interpreter, handles = Batched(), {slot: Handle(batched_apply, seed) for slot, seed in seeds.items()}
     with np.errstate(all="ignore"):
-        cotangents = backward(program, values, handles, depends_on(program, wrt), apply=apply)
+        cotangents = backward(program, values, handles, depends_on(program, wrt), interpreter)
     slots = program.variable_slots()
     rows = {}
     for name in wrt:

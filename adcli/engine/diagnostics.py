@@ -8,8 +8,9 @@ from typing import Any, Mapping, Sequence
 from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
-from .program import LEAVES, Program
-from .tape import Handle, backward, depends_on, describe, ones_like
+from .program import LEAVES, Instruction, Program
+from .sweeps import Handle, Interpreter, backward, depends_on
+from .tape import describe, ones_like
 
 
 def all_finite(value: Any) -> bool:
@@ -40,24 +41,33 @@ def nonfinite_value_origin(program: Program, values: Sequence[Any]) -> str | Non
 
 def nonfinite_gradient_origin(program: Program, values: Sequence[Any], wrt: Sequence[str]) -> str | None:
     """The first step of the reverse sweep that made a nan/inf cotangent from finite numbers."""
-    found: list[str] = []
-    current: list[Any] = [None]
+    finder = _NanFinder(program)
+    handles = [Handle(finder.apply, value) for value in values]
+    seed = Handle(finder.apply, ones_like(values[program.output]))
+    with np.errstate(all="ignore"):
+        backward(program, handles, {program.output: seed}, depends_on(program, wrt), finder)
+    return finder.found
 
-    def checked_apply(name: str, *operands: Any, **params: Any) -> Handle:
+
+class _NanFinder(Interpreter):
+    """NumPy values that remember the first rule which made a nan or inf from finite operands."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.current: Instruction | None = None
+        self.found: str | None = None
+
+    def at(self, instruction: Instruction) -> None:
+        self.current = instruction
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Handle:
         raw = [o.payload if isinstance(o, Handle) else o for o in operands]
         result = PRIMITIVES[name].forward(*raw, **params)
-        if not found and not all_finite(result) and all(all_finite(o) for o in raw):
-            instruction = current[0]
-            found.append(f"the derivative of {describe(program, instruction)} at "
-                         f"{_where(program, instruction.span)} is {_kind(result)} here")
-        return Handle(checked_apply, result)
-
-    handles = [Handle(checked_apply, value) for value in values]
-    seed = Handle(checked_apply, ones_like(values[program.output]))
-    with np.errstate(all="ignore"):
-        backward(program, handles, {program.output: seed}, depends_on(program, wrt),
-                 apply=checked_apply, on_instruction=lambda instruction: current.__setitem__(0, instruction))
-    return found[0] if found else None
+        if self.found is None and not all_finite(result) and all(all_finite(o) for o in raw):
+            instruction = self.current
+            self.found = (f"the derivative of {describe(self.program, instruction)} at "
+                          f"{_where(self.program, instruction.span)} is {_kind(result)} here")
+        return Handle(self.apply, result)
 
 
 def nonfinite_warning(program: Program, values: Sequence[Any], grads: Mapping[str, Any] | None) -> str | None:

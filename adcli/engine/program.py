@@ -22,12 +22,22 @@ LEAVES = (CONST, VAR)
 class Instruction(NamedTuple):
     op: str  # a primitive's name, or CONST / VAR
     args: tuple[int, ...]  # operand slots
-    params: tuple[tuple[str, Any], ...]  # static parameters (axis=..., the constant, the variable's name)
+    params: tuple[tuple[str, Any], ...]  # static parameters: (("axis", 0),), (("value", 2.0),), (("name", "x"),)
     span: tuple[int, int]  # where in the source text it comes from
 
     @property
     def param_dict(self) -> dict[str, Any]:
         return dict(self.params)
+
+    @property
+    def constant(self) -> Any:
+        """A CONST instruction's value."""
+        return self.params[0][1]
+
+    @property
+    def variable(self) -> str:
+        """A VAR instruction's name."""
+        return self.params[0][1]
 
 
 class Program(NamedTuple):  # a NamedTuple: a frozen dataclass costs ~0.6 ms more of every start-up
@@ -43,7 +53,7 @@ class Program(NamedTuple):  # a NamedTuple: a frozen dataclass costs ~0.6 ms mor
 
     def variable_slots(self) -> dict[str, int]:
         return {
-            instruction.params[0][1]: slot
+            instruction.variable: slot
             for slot, instruction in enumerate(self.instructions)
             if instruction.op == VAR
         }
@@ -54,7 +64,7 @@ COMMUTATIVE = frozenset(("add", "mul"))  # exactly commutative in IEEE arithmeti
 
 def _memo_key(op: str, args: tuple[int, ...], params: tuple) -> Any:
     if op == CONST:
-        value = params[0][1]
+        (_, value), = params
         if isinstance(value, float) and not math.isnan(value):
             return (CONST, value.hex())  # hex keeps -0.0 apart from 0.0
         return None
@@ -111,9 +121,11 @@ class ProgramBuilder:
 
     def _infer_shape(self, op: str, args: tuple[int, ...], params: tuple) -> tuple[int, ...] | None:
         if op == CONST:
-            return np.shape(params[0][1])
+            (_, value), = params
+            return np.shape(value)
         if op == VAR:
-            return self._variable_shapes.get(params[0][1])
+            (_, name), = params
+            return self._variable_shapes.get(name)
         shapes = tuple(self._shapes[a] for a in args)
         if any(shape is None for shape in shapes):
             return None
@@ -123,6 +135,14 @@ class ProgramBuilder:
             return _result_shape(op, shapes, params)
         except TypeError:  # unhashable parameters
             return _result_shape.__wrapped__(op, shapes, params)
+
+    def inline(self, program: Program) -> list[int]:
+        """Emit a program's instructions as they are, without rewriting them: each one's slot here."""
+        slots: list[int] = []
+        emit = self.emit
+        for op, args, params, span in program.instructions:
+            slots.append(emit(op, tuple(slots[a] for a in args), params, span))
+        return slots
 
     def const(self, value: Any, span: tuple[int, int] = (0, 0)) -> int:
         if type(value) is not float and np.ndim(value) == 0:
@@ -135,7 +155,7 @@ class ProgramBuilder:
     def constant_value(self, slot: int) -> Any:
         """The value of `slot` when it is a constant instruction, else None."""
         instruction = self.instructions[slot]
-        return instruction.params[0][1] if instruction.op == CONST else None
+        return instruction.constant if instruction.op == CONST else None
 
     def build(self, outputs: tuple[int, ...], variables: tuple[str, ...], where: dict | None = None) -> Program:
         """The program that computes `outputs`, without instructions none of them needs."""

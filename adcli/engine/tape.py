@@ -1,30 +1,46 @@
-"""The forward and reverse sweeps over a program, and the tracer that records a reverse sweep.
+"""Numbers on the tape: the float and NumPy interpreters, value and gradient; and the tracer that records.
 
-The forward sweep stores every slot's value (the tape). The reverse sweep is a plain loop
-backwards over the instructions, adding each operand's share into one cotangent per slot.
-The same reverse sweep runs on NumPy values (`apply_numeric`) or, through `Tracer`, on
-symbolic slots: then it records a new program that computes the gradient, which can be
+The forward sweep stores every slot's value (the tape); the reverse sweep (sweeps.backward)
+adds each operand's share into one cotangent per slot. Run on `Tracer` instead of numbers,
+the same reverse sweep records a new program that computes the gradient, which can be
 differentiated again.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..lazy_numpy import np
 
 from ..errors import ShapeError
 from .primitives import PRIMITIVES
-from .program import COMMUTATIVE, CONST, VAR, Instruction, Program, ProgramBuilder
+from .program import COMMUTATIVE, CONST, Instruction, Program, ProgramBuilder
+from .sweeps import Handle, Interpreter, backward, depends_on, evaluate, vjp_rule  # noqa: F401 - vjp_rule re-exported
 
-Apply = Callable[..., Any]
+class NumPyValues(Interpreter):
+    """Float64 NumPy values: the sweep every other one is checked against.
+
+    The forward sweep calls each primitive's NumPy function as it is; the VJP rules' `apply`
+    takes two shortcuts that return an operand itself, exactly, where the rules would
+    compute it again (their results are never written in place).
+    """
+
+    def forward(self, instruction: Instruction, operands: list[Any]) -> Any:
+        op, _, params, _ = instruction
+        return PRIMITIVES[op].forward(*operands, **dict(params))
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        shortcut = _SHORTCUTS.get(name)
+        found = shortcut(*operands) if shortcut is not None else None
+        return PRIMITIVES[name].forward(*operands, **params) if found is None else found
+
+    def lift(self, value: Any) -> Any:
+        return np.float64(value) if type(value) is float else value  # a Python float would raise on 1/0 in a rule
 
 
-def apply_numeric(name: str, *operands: Any, **params: Any) -> Any:
-    shortcut = _SHORTCUTS.get(name)
-    found = shortcut(*operands) if shortcut is not None else None
-    return PRIMITIVES[name].forward(*operands, **params) if found is None else found
+NUMPY = NumPyValues()
+apply_numeric = NUMPY.apply
 
 
 def _power_of_one(x: Any, y: Any) -> Any:
@@ -35,8 +51,7 @@ def _power_of_one(x: Any, y: Any) -> Any:
 def _constant_where(condition: Any, a: Any, b: Any) -> Any:
     """where(scalar condition, a, b) is the chosen array itself when it already has the result's shape and type.
 
-    The VJP of x^c masks with where(c == 0, 0, ...): with these two shortcuts the
-    backward sweep of (x + 2y)^2 tanh(x y) makes 2 fewer array passes of its 15.
+    The VJP of x^c masks with where(c == 0, 0, ...), so this saves array passes in most backward sweeps.
     """
     if np.ndim(condition) != 0:
         return None
@@ -59,12 +74,11 @@ def forward(program: Program, inputs: Mapping[str, Any]) -> list[Any]:
 # -- the scalar sweep: Python floats and `math` ---------------------------------------------
 #
 # A scalar program at scalar inputs runs on Python floats, which is what keeps one-shot
-# commands from importing NumPy at all (most of their start-up) and makes each operation
-# several times cheaper than on NumPy scalars, which batch mode feels. `math` raises where
-# NumPy returns an IEEE nan or inf, and both sweeps then hand the whole program to NumPy, so
-# edge values, their warnings and their conventions have one source: the NumPy sweep.
-# Finite results agree with it to float64 rounding (libm and NumPy's SIMD functions can
-# differ in the last bit).
+# commands from importing NumPy at all and makes each operation several times cheaper than
+# on NumPy scalars. `math` raises where NumPy returns an IEEE nan or inf, and both sweeps
+# then hand the whole program to NumPy, so edge values, their warnings and their conventions
+# have one source: the NumPy sweep. Finite results agree with it to float64 rounding (libm
+# and NumPy's SIMD functions can differ in the last bit).
 
 class LeaveToNumPy(Exception):
     """The scalar sweep met something only the NumPy sweep handles."""
@@ -83,21 +97,34 @@ def apply_scalar(name: str, *operands: Any, **params: Any) -> float:
     return _finite_float(scalar(*operands, **params))
 
 
+class Floats(Interpreter):
+    """Finite Python floats; anything else raises LeaveToNumPy (or a `math` domain error)."""
+
+    def constant(self, value: Any) -> float:
+        return _finite_float(value)
+
+    def variable(self, name: str, inputs: Mapping[str, Any]) -> float:
+        return _finite_float(inputs[name])
+
+    def forward(self, instruction: Instruction, operands: list[Any]) -> float:
+        return apply_scalar(instruction.op, *operands)  # no primitive with a scalar form takes parameters
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> float:
+        return apply_scalar(name, *operands, **params)
+
+    def unbroadcast(self, share: Any, operand: Any) -> Any:
+        return share  # floats do not broadcast
+
+
+FLOATS = Floats()
+
+
 def scalar_forward(program: Program, inputs: Mapping[str, Any]) -> list[float] | None:
     """Every slot's value as a finite Python float, or None when the NumPy sweep must run instead."""
-    values: list[float] = []
-    append = values.append
     try:
-        for op, args, params, _ in program.instructions:
-            if op == CONST:
-                append(_finite_float(params[0][1]))
-            elif op == VAR:
-                append(_finite_float(inputs[params[0][1]]))
-            else:
-                append(apply_scalar(op, *[values[a] for a in args]))
+        return evaluate(program, inputs, FLOATS)
     except (LeaveToNumPy, ArithmeticError, ValueError):
         return None
-    return values
 
 
 def scalar_gradients(program: Program, values: Sequence[Any], wrt: Sequence[str], output: int) -> dict[str, Any] | None:
@@ -105,7 +132,7 @@ def scalar_gradients(program: Program, values: Sequence[Any], wrt: Sequence[str]
     if not all(type(value) is float for value in values):
         return None
     try:
-        cotangents = backward(program, values, {output: 1.0}, depends_on(program, wrt), apply_scalar)
+        cotangents = backward(program, values, {output: 1.0}, depends_on(program, wrt), FLOATS)
         slots = program.variable_slots()
         return {name: None if name not in slots else _scalar_cotangent(cotangents[slots[name]]) for name in wrt}
     except (LeaveToNumPy, ArithmeticError, ValueError):
@@ -117,21 +144,12 @@ def _scalar_cotangent(cotangent: float | None) -> float:
 
 
 def _numpy_forward(program: Program, inputs: Mapping[str, Any]) -> list[Any]:
-    instructions = program.instructions
-    values: list[Any] = [None] * len(instructions)
-    slot = 0
+    values: list[Any] = []
     try:
         with np.errstate(all="ignore"):
-            for slot, (op, args, params, _) in enumerate(instructions):
-                if op == CONST:
-                    values[slot] = params[0][1]
-                elif op == VAR:
-                    values[slot] = inputs[params[0][1]]
-                else:
-                    operands = [values[a] for a in args]
-                    values[slot] = PRIMITIVES[op].forward(*operands, **dict(params))
+            evaluate(program, inputs, NUMPY, values)
     except (ValueError, IndexError, TypeError) as error:
-        raise shape_error(program, slot, values, error) from None
+        raise shape_error(program, len(values), values, error) from None
     return values
 
 
@@ -165,69 +183,6 @@ def describe(program: Program, instruction: Instruction) -> str:
     return written or instruction.op
 
 
-def depends_on(program: Program, names: Iterable[str]) -> list[bool]:
-    """For each slot, whether its value depends on any of the named variables."""
-    wanted = set(names)
-    flags: list[bool] = []
-    for op, args, params, _ in program.instructions:
-        if op == VAR:
-            flags.append(params[0][1] in wanted)
-        else:
-            flags.append(True in [flags[a] for a in args])  # 3x any() over a generator: batch mode feels it
-    return flags
-
-
-def vjp_rule(op: str, index: int):
-    primitive = PRIMITIVES[op]
-    if primitive.arity is None:  # variadic: one rule, told which operand
-        rule = primitive.vjps[0]
-        return lambda apply, g, ans, *operands: rule(apply, g, ans, *operands, index=index)
-    return primitive.vjps[index]
-
-
-def backward(
-    program: Program,
-    handles: Sequence[Any],
-    seeds: Mapping[int, Any],
-    needs_grad: Sequence[bool],
-    apply: Apply = apply_numeric,
-    on_instruction: Callable[[Instruction], None] | None = None,
-) -> list[Any]:
-    """Cotangents of every slot that needs one (None where nothing flows), in one backwards loop.
-
-    `handles` are the slots' values (NumPy) or traced slots; `seeds` maps output slots to
-    their incoming cotangents; `needs_grad` marks slots on a path to a wanted variable.
-    """
-    instructions = program.instructions
-    if apply is apply_numeric:  # a scalar sweep's floats would raise on 1/0 in the rules' arithmetic
-        handles = [np.float64(h) if type(h) is float else h for h in handles]
-    cotangents: list[Any] = [None] * len(instructions)
-    for slot, seed in seeds.items():
-        cotangents[slot] = np.float64(seed) if type(seed) is float and apply is apply_numeric else seed
-    for slot in range(len(instructions) - 1, -1, -1):
-        g = cotangents[slot]
-        op, args, params, _ = instructions[slot]
-        if g is None or op in (CONST, VAR):
-            continue
-        if on_instruction is not None:
-            on_instruction(instructions[slot])
-        primitive = PRIMITIVES[op]
-        operands = [handles[a] for a in args]
-        keywords = dict(params)
-        for index, arg in enumerate(args):
-            if not needs_grad[arg]:
-                continue
-            rule = vjp_rule(op, index)
-            if rule is None:
-                continue
-            share = rule(apply, g, handles[slot], *operands, **keywords)
-            if primitive.broadcasts and apply is not apply_scalar:  # floats have nothing to sum
-                share = apply("sum_to_like", share, operands[index])
-            cotangents[arg] = share if cotangents[arg] is None else cotangents[arg] + share
-        cotangents[slot] = None  # used up: free it
-    return cotangents
-
-
 def ones_like(value: Any) -> Any:
     return np.ones_like(value, dtype=np.float64) if np.ndim(value) else np.float64(1.0)
 
@@ -248,7 +203,7 @@ def numeric_gradients(
         seed = ones_like(values[output])
     needs = depends_on(program, wrt)
     with np.errstate(all="ignore"):
-        cotangents = backward(program, values, {output: seed}, needs)
+        cotangents = backward(program, values, {output: seed}, needs, NUMPY)
     slots = program.variable_slots()
     return {name: _cotangent_or_zeros(cotangents, slots, values, name) for name in wrt}
 
@@ -261,32 +216,8 @@ def _cotangent_or_zeros(cotangents, slots, values, name):
     return np.zeros_like(values[slot], dtype=np.float64) if cotangent is None else cotangent
 
 
-class Handle:
-    """A value in a sweep whose `apply` is not NumPy's: arithmetic on it goes through that apply.
-
-    The tracer's handles carry slots of the program being recorded; the diagnostics'
-    carry NumPy values that it checks as they are made.
-    """
-
-    __slots__ = ("apply", "payload")
-
-    def __init__(self, apply: Apply, payload: Any):
-        self.apply = apply
-        self.payload = payload
-
-    def __add__(self, other): return self.apply("add", self, other)
-    def __radd__(self, other): return self.apply("add", other, self)
-    def __sub__(self, other): return self.apply("sub", self, other)
-    def __rsub__(self, other): return self.apply("sub", other, self)
-    def __mul__(self, other): return self.apply("mul", self, other)
-    def __rmul__(self, other): return self.apply("mul", other, self)
-    def __truediv__(self, other): return self.apply("div", self, other)
-    def __rtruediv__(self, other): return self.apply("div", other, self)
-    def __neg__(self): return self.apply("neg", self)
-
-
-class Tracer:
-    """An `apply` that records primitives into a ProgramBuilder instead of computing them.
+class Tracer(Interpreter):
+    """An interpreter that records primitives into a ProgramBuilder instead of computing them.
 
     It folds operations on constants, drops the identities x*1, x+0, x-0, x/1, --x,
     picks the branch of a `where` whose condition is a constant, and (when the builder
@@ -308,6 +239,12 @@ class Tracer:
 
     def constant(self, value: float) -> Handle:
         return Handle(self, self.builder.const(value, self.span))
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Handle:
+        return self(name, *operands, **params)
+
+    def at(self, instruction: Instruction) -> None:
+        self.span = instruction.span  # recorded instructions point where the one they differentiate came from
 
     def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
         builder = self.builder
@@ -353,7 +290,7 @@ class Tracer:
         if instruction.op == "neg":
             return instruction.args[0], True
         if instruction.op == CONST:
-            value = instruction.params[0][1]
+            value = instruction.constant
             if isinstance(value, float) and value < 0:
                 return self.builder.const(-value, self.span), True
         return slot, False

@@ -77,12 +77,12 @@ def _definition_prefix(program: Program) -> str:
 
 
 def _spell(instruction: Instruction, spelled: list[Spelled]) -> Spelled:
-    op, params = instruction.op, instruction.param_dict
+    op = instruction.op
     operands = [spelled[arg] for arg in instruction.args]
     if op == CONST:
-        return _number(params["value"])
+        return _number(instruction.constant)
     if op == VAR:
-        return Spelled(params["name"], True, True)
+        return Spelled(instruction.variable, True, True)
     if op in INFIX:
         left, right = (_operand(o) for o in operands)
         return Spelled(f"{left} {INFIX[op]} {right}", False, False)

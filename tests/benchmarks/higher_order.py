@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adcli  # noqa: E402
 from adcli.engine import derivatives  # noqa: E402
-from adcli.engine.tape import backward, depends_on, forward  # noqa: E402
+from adcli.engine.tape import NUMPY, backward, depends_on, forward  # noqa: E402
 from harness import adcli_command, alternate, optional  # noqa: E402
 
 torch = optional("torch")
@@ -137,7 +137,7 @@ def per_row_hessian(program, inputs, wrt) -> np.ndarray:
     slots = gradient.variable_slots()
     rows = []
     for output in gradient.outputs:
-        cotangents = backward(gradient, values, {output: np.float64(1.0)}, needs)
+        cotangents = backward(gradient, values, {output: np.float64(1.0)}, needs, NUMPY)
         rows.append([float(cotangents[slots[name]]) if cotangents[slots[name]] is not None else 0.0 for name in wrt])
     return np.array(rows)
 
