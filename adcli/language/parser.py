@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import sys
 import _thread
 from functools import lru_cache
@@ -20,7 +21,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from ..errors import BindingError, NamingError, ParseError, ShapeError, suggestion
-from ..locations import cache_folder, grammar_path
+from ..locations import grammar_path, private_cache_folder
 from ..engine.primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
 from ..engine.program import VAR, Program, ProgramBuilder, prune
 from ..engine.tape import forward
@@ -261,21 +262,24 @@ def _lark_cython_plugins() -> dict[str, Any]:
 
 
 def _cache_path(grammar: str, cython: bool = False) -> str | bool:
-    """Where Lark keeps the built parser tables: the user's cache folder, else Lark's own (the temp folder).
+    """Where Lark keeps the built parser tables: the user's private cache folder, else nowhere (False).
 
-    Building the tables from the grammar takes ~80 ms; loading them, ~5 ms. The user's
-    folder, rather than Lark's default in the shared temp folder, because the cache is a
-    pickle that every start loads. Lark checks the grammar, its options and its version
-    against the file and rebuilds it when they differ.
+    Building the tables from the grammar takes ~80 ms; loading them, ~5 ms. Never Lark's own
+    default (True: a predictable name in the shared temp folder): the cache is a pickle that
+    Lark loads before it checks anything, so a file planted there runs code. Lark checks the
+    grammar, its options and its version against the file and rebuilds it when they differ.
     """
-    folder = cache_folder()
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return True
+    folder = private_cache_folder()
+    if folder is None:
+        return False
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
     flavour = "-cython" if cython else ""
-    return os.path.join(folder, f"parser-{digest}-py{sys.version_info[0]}{sys.version_info[1]}{flavour}.lark")
+    path = os.path.join(folder, f"parser-{digest}-py{sys.version_info[0]}{sys.version_info[1]}{flavour}.lark")
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return path  # not there yet: Lark builds the tables and writes them
+    return path if stat.S_ISREG(status.st_mode) and status.st_uid == os.geteuid() else False  # Lark follows links
 
 
 class Parser:
