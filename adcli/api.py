@@ -116,7 +116,8 @@ class Compiled:
         return to_python(self.evaluate(inputs)), to_python(forward(program, inputs)[program.output])
 
     def derivative_program(self, name: str, order: int, shapes: Mapping[str, tuple[int, ...]] | None = None) -> Program:
-        """The program of the nth derivative; knowing the variables' shapes makes it smaller."""
+        """The program of the nth derivative, for these shapes of the variables (default: any shapes;
+        knowing them makes it smaller)."""
         key = (name, order, tuple(sorted(shapes.items())) if shapes is not None else None)
         if key not in self._gradient_programs:
             self._gradient_programs[key] = derivatives.nth_derivative_program(self.program, name, order, shapes)

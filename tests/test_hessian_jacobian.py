@@ -14,7 +14,8 @@ import adcli
 from adcli.engine import derivatives
 from adcli.engine.primitives import PRIMITIVES
 from adcli.engine.program import ProgramBuilder
-from adcli.engine.tape import Tracer, forward
+from adcli.engine.tape import forward
+from adcli.engine.tracer import Tracer
 
 STEP = 1e-5
 

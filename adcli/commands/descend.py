@@ -18,7 +18,8 @@ from ..lazy_numpy import np
 
 from ..api import Compiled
 from ..errors import ShapeError
-from ..engine.tape import NUMPY, backward, depends_on, forward
+from ..engine.sweeps import backward, depends_on
+from ..engine.tape import NUMPY, forward
 
 OnStep = Callable[[int, float], None]
 

@@ -23,7 +23,8 @@ from ..errors import BindingError, ShapeError
 from ..render.formats import PointStream
 from ..engine.primitives import REDUCTIONS
 from ..engine.program import LEAVES, Program
-from ..engine.tape import depends_on, describe, forward
+from ..engine.sweeps import depends_on
+from ..engine.tape import describe, forward
 
 CHUNK_ROWS = 65536
 # Smaller files run in one process unless --jobs asks otherwise: 50,000-200,000 rows of two

@@ -22,11 +22,13 @@ from typing import Any, Mapping, Sequence
 from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
-from .program import LEAVES, VAR, Program, ProgramBuilder
+from . import rewrite
+from .program import LEAVES, VAR, Program, ProgramBuilder, Shape, symbolic_shapes
 from .sweeps import Handle, Interpreter, backward, depends_on, evaluate, vjp_rule
-from .tape import Tracer, forward, numeric_gradients
+from .tape import forward, numeric_gradients
+from .tracer import Tracer
 
-Shapes = Mapping[str, tuple[int, ...]]
+Shapes = Mapping[str, Shape]
 
 
 def shapes_of(inputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -90,71 +92,6 @@ def _replay(program: Program, tracer: Tracer, by_name: Mapping[str, Handle]) -> 
     return evaluate(program, by_name, tracer)
 
 
-class _TangentTracer(Tracer):
-    """Records tangent sweeps, where a zero factor means a zero term: x * 0 and 0 / x are 0.
-
-    Derivative programs multiply by factors that are zero by construction (d/dx x^0, a
-    masked entry) and by factors that may be infinite at the point (x^-1 at 0), and
-    0 * inf is nan. Symbolically that term is zero, and nested sweeps must not turn an
-    unused branch into a nan. So: a product with a zero factor is zero, and a mask moves
-    out of a product, where(c, 0, a) * s -> where(c, 0, a * s), as in the VJP it came from.
-    (Elsewhere, first derivatives keep PyTorch's 0 * inf = nan.)
-    """
-
-    def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
-        if name in ("mul", "div"):
-            for position, operand in enumerate(operands):
-                if name == "div" and position == 1:
-                    break  # a divisor is neither a zero factor nor a mask
-                zero = self._zero_product(operands, position)
-                if zero is not None:
-                    return zero
-                masked = self._masked(operand)
-                if masked is not None:
-                    condition, kept, zero_first = masked
-                    other = operands[1 - position]
-                    inner = self(name, kept, other) if position == 0 else self(name, other, kept)
-                    return self("where", condition, 0.0, inner) if zero_first else self("where", condition, inner, 0.0)
-        return super().__call__(name, *operands, **params)
-
-    def _zero_product(self, operands: Sequence[Any], position: int) -> Handle | None:
-        """Zeros of the product's shape when operand `position` is zero (None when that shape is unknown)."""
-        zero, other = (self._slot(operand) for operand in (operands[position], operands[1 - position]))
-        if not self._is_zero_slot(zero):
-            return None
-        shapes = self.builder.shape(zero), self.builder.shape(other)
-        if shapes[0] is None or shapes[1] is None:
-            return None
-        result = np.broadcast_shapes(*shapes)
-        if result == shapes[0]:
-            return self.handle(zero)
-        return self("broadcast_like", 0.0, self.handle(other)) if result == shapes[1] else None
-
-    def _is_zero_slot(self, slot: int) -> bool:
-        instruction = self.builder.instructions[slot]
-        if instruction.op == "broadcast_like":
-            return _is_zero(self.builder.constant_value(instruction.args[0]))
-        return _is_zero(self.builder.constant_value(slot))
-
-    def _masked(self, operand: Any) -> tuple[Handle, Handle, bool] | None:
-        """(c, a, True) for where(c, 0, a), (c, a, False) for where(c, a, 0), else None."""
-        if not isinstance(operand, Handle):
-            return None
-        op, args, _, _ = self.builder.instructions[operand.payload]
-        if op != "where":
-            return None
-        condition, first, second = (self.handle(a) for a in args)
-        if _is_zero(self.builder.constant_value(first.payload)):
-            return condition, second, True
-        if _is_zero(self.builder.constant_value(second.payload)):
-            return condition, first, False
-        return None
-
-
-def _is_zero(value: Any) -> bool:
-    return isinstance(value, float) and value == 0.0
-
-
 def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | None:
     """J t for one operand, as a program of the placeholders and the operand's tangent `t` (None if zero).
 
@@ -166,7 +103,7 @@ def _tangent_rule(op: str, params: tuple, index: int, arity: int) -> Program | N
     if g is None:
         return None
     builder = ProgramBuilder()
-    tracer = _TangentTracer(builder)
+    tracer = Tracer(builder, rewrite.TANGENT_RULE)
     operands, ans = _placeholders(tracer, arity)
     tangent = tracer.handle(builder.var("t"))
     # g stands in for a value of the result's shape (the answer is linear in g, so its value
@@ -223,10 +160,14 @@ def _record_tangents(program: Program, handles: Sequence[Handle], tracer: Tracer
 
 def _recorder(program: Program, shapes: Shapes | None, tangents: bool = False,
               ) -> tuple[ProgramBuilder, Tracer, list[Handle]]:
-    """A builder holding a copy of the program, and its tracer (for tangent sweeps one that
-    records reciprocals and drops zero terms, which keeps nested tangent sweeps small and finite)."""
-    builder = ProgramBuilder(program.text, shapes)
-    tracer = _TangentTracer(builder, reciprocals=True) if tangents else Tracer(builder)
+    """A builder holding a copy of the program, and its tracer (for tangent sweeps one whose rules
+    record reciprocals and drop zero terms, which keeps nested tangent sweeps small and finite).
+
+    Without the variables' shapes, each one's shape stands for itself: the program then holds
+    for any shapes, and broadcasts between equal shapes still vanish.
+    """
+    builder = ProgramBuilder(program.text, shapes if shapes is not None else symbolic_shapes(program.variables))
+    tracer = Tracer(builder, rewrite.TANGENT_SWEEP if tangents else rewrite.RECORDING)
     return builder, tracer, _record_copy(program, tracer)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from ..lazy_numpy import np
 
@@ -84,19 +84,50 @@ def _result_shape(op: str, shapes: tuple[tuple[int, ...], ...], params: tuple) -
         return None
 
 
+# A slot's shape: a tuple, a variable's name standing for that variable's (unknown) shape, or None
+# when not even that is known.
+Shape = tuple[int, ...] | str | None
+
+
+def symbolic_shapes(names: Iterable[str]) -> dict[str, str]:
+    """Shapes for variables whose shapes are not given: each one's is its own, unknown but equal to itself."""
+    return {name: name for name in names}
+
+
+def broadcast_shape(*shapes: Shape) -> Shape:
+    """The shape NumPy broadcasting gives these (None when that is not known)."""
+    if any(shape is None for shape in shapes):
+        return None
+    symbols = {shape for shape in shapes if isinstance(shape, str)}
+    if not symbols:
+        return np.broadcast_shapes(*shapes)
+    if len(symbols) == 1 and all(shape == () or isinstance(shape, str) for shape in shapes):
+        return symbols.pop()  # x's shape with scalars: x's shape, whatever it is
+    return None
+
+
+_LIKE_SECOND_OPERAND = frozenset(("sum_to_like", "broadcast_like", "expand"))  # the result has the second operand's shape
+
+
+def _symbolic_result_shape(op: str, shapes: tuple[Shape, ...]) -> Shape:
+    if PRIMITIVES[op].elementwise:
+        return broadcast_shape(*shapes)
+    return shapes[1] if op in _LIKE_SECOND_OPERAND else None
+
+
 class ProgramBuilder:
     """Appends instructions, reusing the slot of an identical earlier one (hash-consing).
 
-    Given the variables' shapes it also knows every slot's shape, which lets the tracer
-    drop broadcasts that change nothing.
+    Given the variables' shapes (tuples, or `symbolic_shapes`) it also knows every slot's
+    shape, which lets the tracer drop broadcasts that change nothing.
     """
 
-    def __init__(self, text: str = "", variable_shapes: Mapping[str, tuple[int, ...]] | None = None):
+    def __init__(self, text: str = "", variable_shapes: Mapping[str, Shape] | None = None):
         self.text = text
         self.instructions: list[Instruction] = []
         self._memo: dict[Any, int] = {}
         self._variable_shapes = variable_shapes
-        self._shapes: list[tuple[int, ...] | None] = []
+        self._shapes: list[Shape] = []
 
     def emit(self, op: str, args: tuple[int, ...] = (), params: tuple = (), span: tuple[int, int] = (0, 0)) -> int:
         key = _memo_key(op, args, params)
@@ -115,11 +146,11 @@ class ProgramBuilder:
             self._shapes.append(self._infer_shape(op, args, params))
         return slot
 
-    def shape(self, slot: int) -> tuple[int, ...] | None:
+    def shape(self, slot: int) -> Shape:
         """The slot's shape, when the builder was given the variables' shapes (else None)."""
         return self._shapes[slot] if self._variable_shapes is not None else None
 
-    def _infer_shape(self, op: str, args: tuple[int, ...], params: tuple) -> tuple[int, ...] | None:
+    def _infer_shape(self, op: str, args: tuple[int, ...], params: tuple) -> Shape:
         if op == CONST:
             (_, value), = params
             return np.shape(value)
@@ -129,6 +160,8 @@ class ProgramBuilder:
         shapes = tuple(self._shapes[a] for a in args)
         if any(shape is None for shape in shapes):
             return None
+        if any(isinstance(shape, str) for shape in shapes):
+            return _symbolic_result_shape(op, shapes)
         if PRIMITIVES[op].elementwise and not any(shapes):
             return ()  # scalars in, a scalar out
         try:

@@ -1,9 +1,9 @@
-"""Numbers on the tape: the float and NumPy interpreters, value and gradient; and the tracer that records.
+"""Numbers on the tape: the float and NumPy interpreters, and value and gradient on them.
 
 The forward sweep stores every slot's value (the tape); the reverse sweep (sweeps.backward)
-adds each operand's share into one cotangent per slot. Run on `Tracer` instead of numbers,
-the same reverse sweep records a new program that computes the gradient, which can be
-differentiated again.
+adds each operand's share into one cotangent per slot. Run on the tracer (tracer.py)
+instead of numbers, the same reverse sweep records a new program that computes the
+gradient, which can be differentiated again.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from ..lazy_numpy import np
 
 from ..errors import ShapeError
 from .primitives import PRIMITIVES
-from .program import COMMUTATIVE, CONST, Instruction, Program, ProgramBuilder
-from .sweeps import Handle, Interpreter, backward, depends_on, evaluate, vjp_rule  # noqa: F401 - vjp_rule re-exported
+from .program import Instruction, Program
+from .sweeps import Interpreter, backward, depends_on, evaluate
+
 
 class NumPyValues(Interpreter):
     """Float64 NumPy values: the sweep every other one is checked against.
@@ -214,142 +215,3 @@ def _cotangent_or_zeros(cotangents, slots, values, name):
         return None  # the program does not use it: the caller knows its shape
     cotangent = cotangents[slot]
     return np.zeros_like(values[slot], dtype=np.float64) if cotangent is None else cotangent
-
-
-class Tracer(Interpreter):
-    """An interpreter that records primitives into a ProgramBuilder instead of computing them.
-
-    It folds operations on constants, drops the identities x*1, x+0, x-0, x/1, --x,
-    picks the branch of a `where` whose condition is a constant, and (when the builder
-    knows shapes) drops `sum_to_like` / `broadcast_like` that leave a shape unchanged,
-    so repeated differentiation does not pile up dead weight.
-
-    With `reciprocals`, it records a / b as a * (1 / b) (one more rounding): then the
-    derivative of 1 / b is -(1 / b)^2 b', a product of slots that already exist, and
-    nested tangent sweeps stay polynomial in size where (a / b) / b would nest forever.
-    """
-
-    def __init__(self, builder: ProgramBuilder, reciprocals: bool = False):
-        self.builder = builder
-        self.span = (0, 0)
-        self.reciprocals = reciprocals
-
-    def handle(self, slot: int) -> Handle:
-        return Handle(self, slot)
-
-    def constant(self, value: float) -> Handle:
-        return Handle(self, self.builder.const(value, self.span))
-
-    def apply(self, name: str, *operands: Any, **params: Any) -> Handle:
-        return self(name, *operands, **params)
-
-    def at(self, instruction: Instruction) -> None:
-        self.span = instruction.span  # recorded instructions point where the one they differentiate came from
-
-    def __call__(self, name: str, *operands: Any, **params: Any) -> Handle:
-        builder = self.builder
-        slots = [operand.payload if isinstance(operand, Handle) else builder.const(operand, self.span)
-                 for operand in operands]
-        constants = [builder.constant_value(slot) for slot in slots]
-        if constants and all(c is not None for c in constants) and name in PRIMITIVES:
-            with np.errstate(all="ignore"):
-                return Handle(self, builder.const(PRIMITIVES[name].forward(*constants, **params), self.span))
-        simpler = _identity(name, slots, constants) if name in _IDENTITIES else \
-            self._shape_identity(name, slots, constants) if name in _SHAPE_IDENTITIES else None
-        if simpler is not None:
-            return Handle(self, simpler)
-        if name == "add":
-            fused = self._fused_scans(slots)
-            if fused is not None:
-                return fused
-        if name == "neg" and builder.instructions[slots[0]].op == "neg":
-            return Handle(self, builder.instructions[slots[0]].args[0])
-        if name == "div" and self.reciprocals and not _is_exactly(constants[0], 1.0):
-            return self("mul", self.handle(slots[0]), self("div", 1.0, self.handle(slots[1])))
-        if name in _SIGN_RULES:
-            signed = [self._unsigned(slot) for slot in slots]
-            if signed[0][1] or signed[1][1]:
-                return self._with_sign_outside(name, signed)
-        return Handle(self, builder.emit(name, tuple(slots), tuple(sorted(params.items())) if params else (), self.span))
-
-    def _fused_scans(self, slots: list[int]) -> Handle | None:
-        """scan(u, a) + scan(v, a) as scan(u + v, a), a scan being linear in its first operand.
-
-        A tangent sweep makes one scan per operand of a scan, so without this prod's nth
-        derivative programs doubled their scans at every order (order 14: 9.2 s, now 0.9 s).
-        """
-        first, second = (self.builder.instructions[slot] for slot in slots)
-        if first.op != "scan" or (second.op, second.args[1], second.params) != ("scan", first.args[1], first.params):
-            return None
-        summed = self("add", self.handle(first.args[0]), self.handle(second.args[0]))
-        return self("scan", summed, self.handle(first.args[1]), **dict(first.params))
-
-    def _unsigned(self, slot: int) -> tuple[int, bool]:
-        """(s, True) when `slot` is -s (a negation or a negative scalar constant), else (slot, False)."""
-        instruction = self.builder.instructions[slot]
-        if instruction.op == "neg":
-            return instruction.args[0], True
-        if instruction.op == CONST:
-            value = instruction.constant
-            if isinstance(value, float) and value < 0:
-                return self.builder.const(-value, self.span), True
-        return slot, False
-
-    def _with_sign_outside(self, name: str, signed: list[tuple[int, bool]]) -> Handle:
-        """Rewrite so that negations sit outside sums and products, where equal terms meet.
-
-        Each rewrite is exact in IEEE arithmetic (rounding is symmetric), so only the
-        structure changes: -(a/b)/b and -((a/b)/b) become one slot.
-        """
-        (a, negative_a), (b, negative_b) = signed
-        a, b = self.handle(a), self.handle(b)
-        flip, swap, op = _SIGN_RULES[name][(negative_a, negative_b)]
-        result = self(op, *((b, a) if swap else (a, b)))
-        return -result if flip else result
-
-    def _slot(self, operand: Any) -> int:
-        if isinstance(operand, Handle):
-            return operand.payload
-        return self.builder.const(operand, self.span)
-
-    def _shape_identity(self, name: str, slots: list[int], constants: list[Any]) -> int | None:
-        """The operand a broadcast or a constant-condition `where` returns unchanged, judged by shapes."""
-        shape = self.builder.shape
-        if name != "where":
-            return slots[0] if shape(slots[0]) is not None and shape(slots[0]) == shape(slots[1]) else None
-        if constants[0] is not None and np.ndim(constants[0]) == 0:
-            chosen, other = (slots[1], slots[2]) if constants[0] else (slots[2], slots[1])
-            if self._is_scalar(other) or (shape(chosen) is not None and shape(chosen) == shape(other)):
-                return chosen  # the result has the chosen branch's shape
-        return None
-
-    def _is_scalar(self, slot: int) -> bool:
-        value = self.builder.constant_value(slot)
-        return (value is not None and np.ndim(value) == 0) or self.builder.shape(slot) == ()
-
-
-_SHAPE_IDENTITIES = frozenset(("sum_to_like", "broadcast_like", "where"))
-_IDENTITIES = {"mul": 1.0, "add": 0.0, "sub": 0.0, "div": 1.0}  # x op this == x
-
-# For (first operand negated, second operand negated): (negate the result, swap operands, new op).
-_SIGN_RULES = {
-    "mul": {(True, False): (True, False, "mul"), (False, True): (True, False, "mul"), (True, True): (False, False, "mul")},
-    "div": {(True, False): (True, False, "div"), (False, True): (True, False, "div"), (True, True): (False, False, "div")},
-    "add": {(True, False): (False, True, "sub"), (False, True): (False, False, "sub"), (True, True): (True, False, "add")},
-    "sub": {(True, False): (True, False, "add"), (False, True): (False, False, "add"), (True, True): (False, True, "sub")},
-}
-
-
-def _identity(name: str, slots: list[int], constants: list[Any]) -> int | None:
-    """The operand that `name` would return unchanged (x*1, 1*x, x+0, 0+x, x-0, x/1)."""
-    neutral = _IDENTITIES[name]
-    if _is_exactly(constants[1], neutral):
-        return slots[0]
-    if name in COMMUTATIVE and _is_exactly(constants[0], neutral):
-        return slots[1]
-    return None
-
-
-def _is_exactly(value: Any, number: float) -> bool:
-    """value is the scalar `number` (+0.0, not -0.0, for zero: -0.0 + x is not x when x is -0.0)."""
-    return isinstance(value, float) and value == number and math.copysign(1.0, value) > 0

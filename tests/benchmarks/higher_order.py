@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adcli  # noqa: E402
 from adcli.engine import derivatives  # noqa: E402
-from adcli.engine.tape import NUMPY, backward, depends_on, forward  # noqa: E402
+from adcli.engine.sweeps import backward, depends_on  # noqa: E402
+from adcli.engine.tape import NUMPY, forward  # noqa: E402
 from harness import adcli_command, alternate, optional  # noqa: E402
 
 torch = optional("torch")
