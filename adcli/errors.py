@@ -93,6 +93,10 @@ class BindingError(AdcliError):
     """A bad `--at` value, file or binding."""
 
 
+class SeriesError(AdcliError):
+    """Taylor mode cannot expand the program at the point: a function that is not analytic there, a pole."""
+
+
 def suggestion(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'sin'?` for the closest known name, or an empty string."""
     import difflib  # here, not at the top: only errors need it, and it costs ~1.5 ms of every start

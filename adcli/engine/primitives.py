@@ -1,7 +1,7 @@
 """The primitive table: every operation adcli knows, in one place.
 
-Each entry gives the primitive's name, arity, NumPy forward and one vector-Jacobian
-product (VJP) per argument. A VJP is called as `vjp(op, g, ans, *args, **params)`:
+Each entry gives the primitive's name, arity, NumPy forward, one vector-Jacobian
+product (VJP) per argument and, for elementwise ones, the rule of Taylor mode (series.py). A VJP is called as `vjp(op, g, ans, *args, **params)`:
 `g` is the cotangent of the result, `ans` the forward result, `args` the operands and
 `op(name, *operands, **params)` applies another primitive of this table. VJPs use only
 `op` and the arithmetic operators (+ - * / unary -, which are the table's add, sub, mul,
@@ -46,24 +46,39 @@ class Primitive(NamedTuple):  # a NamedTuple: a frozen dataclass costs ~0.6 ms m
     # None: NumPy only.
     scalar: Callable[..., Any] | None = None
     slice_wise: bool = False  # each slice along `axis` on its own (axis None: the flattened array)
+    # Taylor mode's rule: the result's truncated power series from the operands' (series.py's
+    # Series). None: no series rule (arrays, reductions).
+    taylor: Callable[..., Any] | None = None
 
 
-class _NumPy:
-    """`np.<name>`, looked up at its first call: building the table must not import NumPy."""
+class _OnFirstCall:
+    """`<module>.<name>`, looked up at its first call: building the table must import neither NumPy
+    nor series.py (which only Taylor mode needs)."""
 
-    __slots__ = ("name", "function")
+    __slots__ = ("module", "name", "function")
 
-    def __init__(self, name: str):
+    def __init__(self, module: Callable[[], Any], name: str):
+        self.module = module
         self.name = name
         self.function: Callable[..., Any] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.function is None:
-            self.function = getattr(np, self.name)
+            self.function = getattr(self.module(), self.name)
         return self.function(*args, **kwargs)
 
 
-_numpy = _NumPy  # as the table spells it: _numpy("sin")
+def _series_module() -> Any:
+    from . import series
+    return series
+
+
+def _numpy(name: str) -> _OnFirstCall:  # as the table spells it: _numpy("sin")
+    return _OnFirstCall(lambda: np, name)
+
+
+def _series(name: str) -> _OnFirstCall:  # the Taylor rule series.<name>: _series("sin")
+    return _OnFirstCall(_series_module, name)
 
 
 def sum_to_shape(value: Any, shape: tuple[int, ...]) -> Any:
@@ -262,20 +277,21 @@ def _scalar_softplus_slope(x: float) -> float:
 
 
 def _unary(name: str, forward: Callable, vjp: Vjp | None, kink: Callable | None = None,
-           scalar: Callable | None = None) -> Primitive:
-    return Primitive(name, 1, forward, (vjp,), kink=kink, elementwise=True, scalar=scalar)
+           scalar: Callable | None = None, taylor: Callable | None = None) -> Primitive:
+    return Primitive(name, 1, forward, (vjp,), kink=kink, elementwise=True, scalar=scalar, taylor=taylor)
 
 
 def _binary(name: str, forward: Callable, vjp_a: Vjp | None, vjp_b: Vjp | None, kink: Callable | None = None,
-            elementwise: bool = True, scalar: Callable | None = None) -> Primitive:
+            elementwise: bool = True, scalar: Callable | None = None, taylor: Callable | None = None) -> Primitive:
     return Primitive(name, 2, forward, (vjp_a, vjp_b), broadcasts=True, kink=kink, elementwise=elementwise,
-                     scalar=scalar)
+                     scalar=scalar, taylor=taylor)
 
 
 def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, params: tuple[str, ...] = (),
-              elementwise: bool = False, scalar: Callable | None = None, slice_wise: bool = False) -> Primitive:
+              elementwise: bool = False, scalar: Callable | None = None, slice_wise: bool = False,
+              taylor: Callable | None = None) -> Primitive:
     return Primitive(name, arity, forward, vjps, public=False, params=params, elementwise=elementwise, scalar=scalar,
-                     slice_wise=slice_wise)
+                     slice_wise=slice_wise, taylor=taylor)
 
 
 def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = None) -> Primitive:
@@ -383,62 +399,78 @@ def _stack_vjp(op, g, ans, *operands, index):
 
 _TABLE: tuple[Primitive, ...] = (
     # arithmetic
-    _binary("add", _numpy("add"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: g, scalar=operator.add),
-    _binary("sub", _numpy("subtract"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g, scalar=operator.sub),
-    _binary("mul", _numpy("multiply"), lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a, scalar=operator.mul),
+    _binary("add", _numpy("add"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: g, scalar=operator.add,
+            taylor=_series("add")),
+    _binary("sub", _numpy("subtract"), lambda op, g, ans, a, b: g, lambda op, g, ans, a, b: -g, scalar=operator.sub,
+            taylor=_series("sub")),
+    _binary("mul", _numpy("multiply"), lambda op, g, ans, a, b: g * b, lambda op, g, ans, a, b: g * a,
+            scalar=operator.mul, taylor=_series("mul")),
     _binary("div", _numpy("true_divide"), lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b),
-            scalar=operator.truediv),
+            scalar=operator.truediv, taylor=_series("div")),
     _binary("pow", _numpy("power"), _pow_vjp_base, _pow_vjp_exponent,
-            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y)), scalar=math.pow),  # x^2 is smooth at 0, x^0.5 is not
-    _unary("neg", _numpy("negative"), lambda op, g, ans, x: -g, scalar=operator.neg),
+            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y)), scalar=math.pow,
+            taylor=_series("power")),  # x^2 is smooth at 0, x^0.5 is not
+    _unary("neg", _numpy("negative"), lambda op, g, ans, x: -g, scalar=operator.neg, taylor=_series("neg")),
     _binary("matmul", _numpy("matmul"),
             lambda op, g, ans, a, b: op("matmul_grad_a", g, a, b),
             lambda op, g, ans, a, b: op("matmul_grad_b", g, a, b), elementwise=False),
     # elementwise functions
-    _unary("sin", _numpy("sin"), lambda op, g, ans, x: g * op("cos", x), scalar=math.sin),
-    _unary("cos", _numpy("cos"), lambda op, g, ans, x: -g * op("sin", x), scalar=math.cos),
-    _unary("tan", _numpy("tan"), lambda op, g, ans, x: g * (1.0 + ans * ans), scalar=math.tan),
+    _unary("sin", _numpy("sin"), lambda op, g, ans, x: g * op("cos", x), scalar=math.sin, taylor=_series("sin")),
+    _unary("cos", _numpy("cos"), lambda op, g, ans, x: -g * op("sin", x), scalar=math.cos, taylor=_series("cos")),
+    _unary("tan", _numpy("tan"), lambda op, g, ans, x: g * (1.0 + ans * ans), scalar=math.tan, taylor=_series("tan")),
     _unary("asin", _numpy("arcsin"), lambda op, g, ans, x: g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1,
-           scalar=math.asin),
+           scalar=math.asin, taylor=_series("asin")),
     _unary("acos", _numpy("arccos"), lambda op, g, ans, x: -g * op("rsqrt", 1.0 - x * x), kink=lambda x: np.abs(x) == 1,
-           scalar=math.acos),
-    _unary("atan", _numpy("arctan"), lambda op, g, ans, x: g / (x * x + 1.0), scalar=math.atan),
-    _unary("sinh", _numpy("sinh"), lambda op, g, ans, x: g * op("cosh", x), scalar=math.sinh),
-    _unary("cosh", _numpy("cosh"), lambda op, g, ans, x: g * op("sinh", x), scalar=math.cosh),
-    _unary("tanh", _numpy("tanh"), lambda op, g, ans, x: g * (1.0 - ans * ans), scalar=math.tanh),
-    _unary("asinh", _numpy("arcsinh"), lambda op, g, ans, x: g * op("rsqrt", x * x + 1.0), scalar=math.asinh),
+           scalar=math.acos, taylor=_series("acos")),
+    _unary("atan", _numpy("arctan"), lambda op, g, ans, x: g / (x * x + 1.0), scalar=math.atan, taylor=_series("atan")),
+    _unary("sinh", _numpy("sinh"), lambda op, g, ans, x: g * op("cosh", x), scalar=math.sinh, taylor=_series("sinh")),
+    _unary("cosh", _numpy("cosh"), lambda op, g, ans, x: g * op("sinh", x), scalar=math.cosh, taylor=_series("cosh")),
+    _unary("tanh", _numpy("tanh"), lambda op, g, ans, x: g * (1.0 - ans * ans), scalar=math.tanh,
+           taylor=_series("tanh")),
+    _unary("asinh", _numpy("arcsinh"), lambda op, g, ans, x: g * op("rsqrt", x * x + 1.0), scalar=math.asinh,
+           taylor=_series("asinh")),
     _unary("acosh", _numpy("arccosh"), lambda op, g, ans, x: g * op("rsqrt", x * x - 1.0), kink=lambda x: x == 1,
-           scalar=math.acosh),
+           scalar=math.acosh, taylor=_series("acosh")),
     _unary("atanh", _numpy("arctanh"), lambda op, g, ans, x: g / (1.0 - x * x), kink=lambda x: np.abs(x) == 1,
-           scalar=math.atanh),
-    _unary("exp", _numpy("exp"), lambda op, g, ans, x: g * ans, scalar=math.exp),
-    _unary("expm1", _numpy("expm1"), lambda op, g, ans, x: g * (ans + 1.0), scalar=math.expm1),
-    _unary("log", _numpy("log"), lambda op, g, ans, x: g / x, kink=lambda x: x == 0, scalar=math.log),
-    _unary("log2", _numpy("log2"), lambda op, g, ans, x: g / (x * LN2), kink=lambda x: x == 0, scalar=math.log2),
-    _unary("log10", _numpy("log10"), lambda op, g, ans, x: g / (x * LN10), kink=lambda x: x == 0, scalar=math.log10),
-    _unary("log1p", _numpy("log1p"), lambda op, g, ans, x: g / (x + 1.0), kink=lambda x: x == -1, scalar=math.log1p),
-    _unary("sqrt", _numpy("sqrt"), lambda op, g, ans, x: g / (2.0 * ans), kink=lambda x: x == 0, scalar=math.sqrt),
+           scalar=math.atanh, taylor=_series("atanh")),
+    _unary("exp", _numpy("exp"), lambda op, g, ans, x: g * ans, scalar=math.exp, taylor=_series("exp")),
+    _unary("expm1", _numpy("expm1"), lambda op, g, ans, x: g * (ans + 1.0), scalar=math.expm1, taylor=_series("expm1")),
+    _unary("log", _numpy("log"), lambda op, g, ans, x: g / x, kink=lambda x: x == 0, scalar=math.log,
+           taylor=_series("log")),
+    _unary("log2", _numpy("log2"), lambda op, g, ans, x: g / (x * LN2), kink=lambda x: x == 0, scalar=math.log2,
+           taylor=_series("log2")),
+    _unary("log10", _numpy("log10"), lambda op, g, ans, x: g / (x * LN10), kink=lambda x: x == 0, scalar=math.log10,
+           taylor=_series("log10")),
+    _unary("log1p", _numpy("log1p"), lambda op, g, ans, x: g / (x + 1.0), kink=lambda x: x == -1, scalar=math.log1p,
+           taylor=_series("log1p")),
+    _unary("sqrt", _numpy("sqrt"), lambda op, g, ans, x: g / (2.0 * ans), kink=lambda x: x == 0, scalar=math.sqrt,
+           taylor=_series("sqrt")),
     _unary("cbrt", _numpy("cbrt"), lambda op, g, ans, x: g / (3.0 * ans) / ans, kink=lambda x: x == 0,
-           scalar=getattr(math, "cbrt", None)),
-    _unary("abs", _numpy("abs"), lambda op, g, ans, x: g * op("sign", x), kink=lambda x: x == 0, scalar=math.fabs),
-    _unary("sign", _sign, _zero_vjp, kink=lambda x: x == 0, scalar=_scalar_sign),
-    _unary("floor", _numpy("floor"), _zero_vjp, kink=_is_integer, scalar=_scalar_floor),
-    _unary("ceil", _numpy("ceil"), _zero_vjp, kink=_is_integer, scalar=_scalar_ceil),
+           scalar=getattr(math, "cbrt", None), taylor=_series("cbrt")),
+    _unary("abs", _numpy("abs"), lambda op, g, ans, x: g * op("sign", x), kink=lambda x: x == 0, scalar=math.fabs,
+           taylor=_series("absolute")),
+    _unary("sign", _sign, _zero_vjp, kink=lambda x: x == 0, scalar=_scalar_sign, taylor=_series("sign")),
+    _unary("floor", _numpy("floor"), _zero_vjp, kink=_is_integer, scalar=_scalar_floor, taylor=_series("floor")),
+    _unary("ceil", _numpy("ceil"), _zero_vjp, kink=_is_integer, scalar=_scalar_ceil, taylor=_series("ceil")),
     _unary("sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), lambda op, g, ans, x: g * (1.0 - ans) * ans,
-           scalar=lambda x: 1.0 / (1.0 + math.exp(-x))),
-    _unary("relu", lambda x: np.maximum(x, 0.0), _relu_vjp, kink=lambda x: x == 0, scalar=_scalar_relu),
-    _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x), scalar=_scalar_softplus),
-    _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g, scalar=math.erf),
+           scalar=lambda x: 1.0 / (1.0 + math.exp(-x)), taylor=_series("sigmoid")),
+    _unary("relu", lambda x: np.maximum(x, 0.0), _relu_vjp, kink=lambda x: x == 0, scalar=_scalar_relu,
+           taylor=_series("relu")),
+    _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x), scalar=_scalar_softplus,
+           taylor=_series("softplus")),
+    _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g, scalar=math.erf,
+           taylor=_series("erf")),
     _binary("atan2", _numpy("arctan2"), _atan2_vjp(lambda x, y: x), _atan2_vjp(lambda x, y: -y),
-            kink=lambda y, x: (y == 0) & (x <= 0), scalar=math.atan2),  # the origin and the branch cut, where it jumps by 2 pi
+            kink=lambda y, x: (y == 0) & (x <= 0), scalar=math.atan2,
+            taylor=_series("atan2")),  # the origin and the branch cut, where it jumps by 2 pi
     _binary("hypot", _numpy("hypot"), lambda op, g, ans, x, y: g * x / ans, lambda op, g, ans, x, y: g * y / ans,
-            kink=lambda x, y: (x == 0) & (y == 0), scalar=math.hypot),
+            kink=lambda x, y: (x == 0) & (y == 0), scalar=math.hypot, taylor=_series("hypot")),
     _binary("maximum", _numpy("maximum"),
             lambda op, g, ans, a, b: _extremum_share(op, g, a, b), lambda op, g, ans, a, b: _extremum_share(op, g, b, a),
-            kink=lambda a, b: a == b, scalar=_scalar_maximum),
+            kink=lambda a, b: a == b, scalar=_scalar_maximum, taylor=_series("maximum")),
     _binary("minimum", _numpy("minimum"),
             lambda op, g, ans, a, b: _extremum_share(op, g, b, a), lambda op, g, ans, a, b: _extremum_share(op, g, a, b),
-            kink=lambda a, b: a == b, scalar=_scalar_minimum),
+            kink=lambda a, b: a == b, scalar=_scalar_minimum, taylor=_series("minimum")),
     # arrays
     Primitive("transpose", 1, _numpy("transpose"), (lambda op, g, ans, x: op("transpose", g),)),
     _reduction("sum", lambda x, axis=None: np.sum(x, axis=_reduction_axis(x, axis)),
@@ -455,20 +487,22 @@ _TABLE: tuple[Primitive, ...] = (
     _internal("stack", None, lambda *xs: np.stack(xs), (_stack_vjp,)),
     # helpers that VJPs use; each is differentiable where the sweep needs it to be
     _internal("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), (lambda op, g, ans, x: -0.5 * g * ans * ans * ans,),
-              elementwise=True, scalar=lambda x: 1.0 / math.sqrt(x)),
+              elementwise=True, scalar=lambda x: 1.0 / math.sqrt(x), taylor=_series("rsqrt")),
     _internal("softplus_slope", 1, _softplus_slope,
               (lambda op, g, ans, x: g * op("where", op("greater", x, 20.0), 0.0, ans * (1.0 - ans)),),
-              elementwise=True, scalar=_scalar_softplus_slope),
+              elementwise=True, scalar=_scalar_softplus_slope, taylor=_series("softplus_slope")),
     _internal("where", 3, _numpy("where"), (None, lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, g, 0.0), a),
                                      lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, 0.0, g), b)),
-              elementwise=True, scalar=lambda c, a, b: a if c else b),
+              elementwise=True, scalar=lambda c, a, b: a if c else b, taylor=_series("where")),
     _internal("expand", 2, lambda g, x, axis=None, mean=False: _expand(g, x, axis, mean),
               (lambda op, g, ans, h, x, axis=None, mean=False: op("mean" if mean else "sum", g, axis=axis), None),
               params=("axis", "mean")),
     _internal("sum_to_like", 2, lambda g, x: sum_to_shape(g, np.shape(x)),
-              (lambda op, g, ans, h, x: op("broadcast_like", g, h), None), scalar=lambda g, x: g),
+              (lambda op, g, ans, h, x: op("broadcast_like", g, h), None), scalar=lambda g, x: g,
+              taylor=_series("first_operand")),
     _internal("broadcast_like", 2, lambda g, x: np.broadcast_to(g, np.shape(x)).copy(),
-              (lambda op, g, ans, h, x: op("sum_to_like", g, h), None), scalar=lambda g, x: g),
+              (lambda op, g, ans, h, x: op("sum_to_like", g, h), None), scalar=lambda g, x: g,
+              taylor=_series("first_operand")),
     _internal("matmul_grad_a", 3, _matmul_grad_a,
               (lambda op, h, ans, g, a, b: op("matmul", h, b), None,
                lambda op, h, ans, g, a, b: op("matmul_grad_b", g, h, b))),
@@ -488,13 +522,14 @@ _TABLE: tuple[Primitive, ...] = (
               (_scan_vjp_b, _scan_vjp_a), params=("axis", "reverse"), slice_wise=True),
     # masks: piecewise-constant, so their cotangents are zero
     _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
-    _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b)),
+    _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b),
+              taylor=_series("equal")),
     _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True,
-              scalar=lambda a, b: float(a > b)),
+              scalar=lambda a, b: float(a > b), taylor=_series("greater")),
     _internal("greater_equal", 2, _numpy("greater_equal"), (None, None), elementwise=True,
-              scalar=lambda a, b: float(a >= b)),
+              scalar=lambda a, b: float(a >= b), taylor=_series("greater_equal")),
     _internal("logical_and", 2, _numpy("logical_and"), (None, None), elementwise=True,
-              scalar=lambda a, b: float(bool(a) and bool(b))),
+              scalar=lambda a, b: float(bool(a) and bool(b)), taylor=_series("logical_and")),
 )
 
 PRIMITIVES: dict[str, Primitive] = {primitive.name: primitive for primitive in _TABLE}
