@@ -21,7 +21,8 @@ PACKAGE = Path(adcli.__file__).resolve().parent
 # more of every start (NumPy itself ~100 ms: scalar programs run on Python floats;
 # numpy.random ~12 ms, importlib.resources ~10 ms, pathlib ~3 ms, batch + points + descend ~4.5 ms).
 NOT_AT_START = ("numpy._core", "numpy.random", "importlib.resources", "zipfile", "pathlib", "difflib",
-                "adcli.drivers.batch", "adcli.drivers.points", "adcli.commands.descend")
+                "adcli.drivers.batch", "adcli.drivers.points", "adcli.commands.descend",
+                "adcli.drivers.cluster", "adcli.drivers.parquet", "dask", "distributed", "pyarrow")
 
 # Runs the command in a fresh interpreter and reports which modules adcli itself imported
 # (site hooks may import some of them before adcli does; those do not count).

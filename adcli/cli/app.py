@@ -128,6 +128,23 @@ class Served:
         return self.outcome
 
 
+@dataclass
+class ServedCompute:
+    """A command's body as a batch run's compute: in this process, a forked worker, or a cluster's
+    worker, where it sets up the Click context that this process's run has."""
+
+    served: Served
+    body: Callable
+    options: dict[str, Any]
+
+    def __call__(self, compiled: Compiled, bindings: dict[str, Any] | None = None) -> Outcome:
+        if _served() is self.served:
+            return self.served.compute(self.body, self.options, compiled, bindings)
+        with click.Context(main) as context:
+            context.meta[_SERVED] = self.served
+            return self.served.compute(self.body, self.options, compiled, bindings)
+
+
 def _served() -> Served | None:
     context = click.get_current_context(silent=True)
     return None if context is None else context.meta.get(_SERVED)
@@ -145,20 +162,23 @@ def many_programs(points: bool = False) -> Callable:
         body = inspect.unwrap(command)  # without reports_errors: a line's error must not end the run
 
         @functools.wraps(command)
-        def dispatch(expr: str | None, program_file: str | None, jobs: int | None, points_file: str | None = None,
-                     **options: Any) -> Any:
+        def dispatch(expr: str | None, program_file: str | None, jobs: int | None, output_path: str | None,
+                     scheduler: str | None, points_file: str | None = None, **options: Any) -> Any:
+            run = Run(jobs, output_path, scheduler)
             if program_file is None and points_file is None and expr != "-":
                 if expr is None:
                     raise click.UsageError("Missing argument 'EXPR' (or '-' to read programs from standard input, "
                                            "or --file PATH).")
+                if output_path is not None or scheduler is not None:
+                    raise click.UsageError("--output and --scheduler go with --file, '-' or --points.")
                 return command(expr=expr, **options)
             if points_file is not None:
                 if program_file is not None or expr in (None, "-"):
                     raise click.UsageError("--points evaluates one EXPR, given as text, at many points.")
-                return reports_errors(_run_points)(body, expr, points_file, jobs, options)
+                return reports_errors(_run_points)(body, expr, points_file, run, options)
             if program_file is not None and expr is not None:
                 raise click.UsageError("Give EXPR, '-' or --file PATH: one of them.")
-            return reports_errors(_run_programs)(body, program_file, jobs, options)
+            return reports_errors(_run_programs)(body, program_file, run, options)
 
         parameters = [
             click.argument("expr", required=False),
@@ -168,11 +188,18 @@ def many_programs(points: bool = False) -> Callable:
                          help="Processes for a file of programs or points (default: every core for a file of "
                               "32 KB or more of programs, 2 MB or more of points; else 1). Pipes, and CSV output of "
                               "programs, always take 1."),
+            click.option("--output", "-o", "output_path", metavar="PATH",
+                         help="Write the records to PATH instead of standard output: a Parquet table when PATH ends "
+                              "in .parquet, else the --format. With --scheduler, a folder of part files."),
+            click.option("--scheduler", metavar="ADDRESS", default=None,
+                         help="Run on a Dask cluster: a scheduler's address, or local[:N] for N local workers "
+                              "(default: $ADCLI_SCHEDULER; needs pip install 'adcli[dask]')."),
         ]
         if points:
             parameters.append(click.option(
                 "--points", "points_file", metavar="PATH|-",
-                help="A CSV of points: a header of variable names, then one row of numbers per point."))
+                help="Points: a CSV (a header of variable names, then one row of numbers per point) or a "
+                     ".parquet file (one numeric column per variable)."))
         for parameter in reversed(parameters):
             dispatch = parameter(dispatch)
         return dispatch
@@ -180,33 +207,94 @@ def many_programs(points: bool = False) -> Callable:
     return decorate
 
 
-def _run_programs(body: Callable, path: str | None, jobs: int | None, options: dict[str, Any]) -> int:
+@dataclass(frozen=True)
+class Run:
+    """How a batch or points run goes: processes, where its records go, which cluster."""
+
+    jobs: int | None
+    output_path: str | None
+    scheduler: str | None
+
+
+def _run_programs(body: Callable, path: str | None, run: Run, options: dict[str, Any]) -> int:
     # batch, points and descend are imported where they are used: one-shot commands start ~4.5 ms sooner.
-    from ..drivers import batch, workers
+    from ..drivers import batch, cluster, workers
 
     served = _serve(options)
-    with _input(path, batch.TERMINAL_HINT) as stream:
-        compute = functools.partial(served.compute, body, options)
-        line_stream, output = LineStream(options["fmt"], options["digits"]), _output(options, stream)
+    address = cluster.scheduler_address(run.scheduler)
+    with _input(path, batch.TERMINAL_HINT) as stream, \
+            _records_to(run.output_path, options["fmt"], stream, "json") as (output, fmt):
+        compute = ServedCompute(served, body, options)
+        line_stream = LineStream(fmt, options["digits"])
+        if address is not None:
+            return cluster.write_programs(address, _file_path(path), compute, line_stream, output)
         # CSV takes its header from the first result, so its lines depend on each other: one process.
-        jobs = 1 if options["fmt"] == "csv" else workers.jobs_for(stream, jobs)
+        jobs = 1 if fmt == "csv" else workers.jobs_for(stream, run.jobs)
         if jobs > 1:
             return workers.write_results_in_parallel(stream, compute, line_stream, output, jobs)
         return batch.write_results(batch.results(batch.program_lines(stream), compute), line_stream, output)
 
 
-def _run_points(body: Callable, expr: str, path: str, jobs: int | None, options: dict[str, Any]) -> int:
-    from ..drivers import points, workers
+def _run_points(body: Callable, expr: str, path: str, run: Run, options: dict[str, Any]) -> int:
+    from ..drivers import cluster, points, workers
 
     served = _serve(options)
     compiled = compile_stored(expr)
+    address = cluster.scheduler_address(run.scheduler)
+    with _points_input(path) as (stream, points_file), \
+            _records_to(run.output_path, options["fmt"], stream, "csv") as (output, fmt):
+        stream_format = PointStream(fmt, options["digits"], points_file.names)
+        compute = ServedCompute(served, body, options)
+        if address is not None:
+            return cluster.write_points(address, compiled, served.bindings, points_file, _file_path(path), compute,
+                                        stream_format, output)
+        jobs = 1 if stream is None else workers.jobs_for(stream, run.jobs, points.MIN_BYTES_FOR_JOBS)
+        if stream is None and run.jobs:
+            jobs = run.jobs
+        return points.write_points(compiled, served.bindings, points_file, compute, stream_format, output, jobs)
+
+
+@contextlib.contextmanager
+def _points_input(path: str) -> Iterator[tuple[BinaryIO | None, Any]]:
+    """(the stream, the points) of a CSV, or (None, the points) of a Parquet file."""
+    from ..drivers import parquet, points
+
+    if parquet.is_parquet(path):
+        yield None, parquet.ParquetPoints(path, points.CHUNK_ROWS)
+        return
     with _input(path, points.TERMINAL_HINT) as stream:
-        points_file = points.PointsFile(stream)
-        stream_format = PointStream(options["fmt"], options["digits"], points_file.names)
-        compute = functools.partial(served.compute, body, options)
-        jobs = workers.jobs_for(stream, jobs, points.MIN_BYTES_FOR_JOBS)
-        return points.write_points(compiled, served.bindings, points_file, compute, stream_format,
-                                   _output(options, stream), jobs)
+        yield stream, points.PointsFile(stream)
+
+
+def _file_path(path: str | None) -> str:
+    if path is None or path == "-":
+        raise BindingError("--scheduler reads a file (--file PATH or --points PATH): its workers read their own "
+                           "parts of it, which standard input cannot give them")
+    return os.path.abspath(path)
+
+
+@contextlib.contextmanager
+def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kind: str
+                ) -> Iterator[tuple[batch.Output, str]]:
+    """(where a run's records go, in which format): standard output, or the --output file, which
+    is a Parquet table (written from `parquet_kind` records) when its name ends in .parquet."""
+    from ..drivers import batch, parquet
+
+    if path is None:
+        yield batch.Output(sys.stdout, sys.stderr, echo_errors=fmt != "text", source=source), fmt
+        return
+    if parquet.is_parquet(path):
+        fmt = parquet_kind
+        sink: Any = parquet.ParquetSink(path, parquet_kind)
+    else:
+        try:
+            sink = open(path, "w", encoding="utf-8", newline="")
+        except OSError as problem:
+            raise BindingError(f"cannot write '{path}': {problem.strerror or problem}") from None
+    try:
+        yield batch.Output(sink, sys.stderr, echo_errors=True, source=source), fmt
+    finally:
+        sink.close()
 
 
 def _serve(options: dict[str, Any]) -> Served:

@@ -69,6 +69,11 @@ class PointsChunk:
 # -- refusing programs that combine points -----------------------------------------------
 
 
+def empty_chunk(names: list[str]) -> PointsChunk:
+    """No rows: what a run evaluates once for its CSV header and for errors in its bindings."""
+    return PointsChunk(np.empty(0, dtype=np.int64), {name: np.empty(0) for name in names}, [])
+
+
 def check_pointwise(program: Program) -> None:
     """Raise ShapeError unless the value at each point depends on that point's variables alone."""
     per_point = depends_on(program, program.variables)
@@ -128,6 +133,22 @@ class PointsFile:
                 return number, header_names(text)
         raise BindingError("the points file is empty: its first line names the variables, e.g. 'x,y'")
 
+    def __getstate__(self) -> dict[str, Any]:  # a cluster's worker reads its own rows: the stream stays here
+        return {"_stream": None, "chunk_rows": self.chunk_rows, "_header_line": self._header_line, "names": self.names}
+
+    def data_offset(self, path: str) -> int:
+        """The byte offset in `path` (this file) of the line after the header: where row 1 starts."""
+        with open(path, "rb") as file:
+            for _ in islice(file, self._header_line):
+                pass
+            return file.tell()
+
+    def chunk_arguments(self) -> Iterator[tuple[list[bytes], int]]:
+        return self.line_chunks()
+
+    def chunk(self, lines: list[bytes], first_row: int) -> PointsChunk:
+        return self.parse(lines, first_row)
+
     def line_chunks(self) -> Iterator[tuple[list[bytes], int]]:
         """(a chunk's lines as read, the number of its first row), until the file ends."""
         first_row = 1
@@ -170,14 +191,18 @@ class PointsFile:
 def header_names(text: str) -> list[str]:
     """The variables a points file's header names, in order."""
     names = [_unquoted(cell.strip()) for cell in text.split(",")]
+    check_names(names, "the points file's header", text)
+    return names
+
+
+def check_names(names: list[str], where: str, text: str | None = None) -> None:
+    """Each name a bindable variable, none twice."""
     for column, name in enumerate(names, start=1):
         if not _NAME.fullmatch(name):
-            raise BindingError(f"the points file's header must name variables, but column {column} is {name!r}",
-                               text, None)
+            raise BindingError(f"{where} must name variables, but column {column} is {name!r}", text, None)
         check_bindable(name)
         if names.index(name) != column - 1:
-            raise BindingError(f"the points file's header names '{name}' twice")
-    return names
+            raise BindingError(f"{where} names '{name}' twice")
 
 
 def cell_number(cell: str, column: int, name: str) -> float:
@@ -238,8 +263,11 @@ class _Evaluate:
     def outcome(self, chunk: PointsChunk) -> Any:
         return self.compute(*pointwise_inputs(self.compiled, self.bindings, chunk))
 
-    def __call__(self, lines: list[bytes], first_row: int) -> ChunkReport:
-        chunk = self.points.parse(lines, first_row)
+    def __call__(self, *arguments: Any) -> ChunkReport:
+        """The report of one chunk, given as the points source's `chunk_arguments` give it."""
+        return self.report(self.points.chunk(*arguments))
+
+    def report(self, chunk: PointsChunk) -> ChunkReport:
         compiled, inputs = pointwise_inputs(self.compiled, self.bindings, chunk)
         outcome = self.compute(compiled, inputs)
         text = "".join(line + "\n" for line in chunk_lines(chunk, outcome.record, self.stream))
@@ -266,28 +294,33 @@ class _Evaluate:
         return [(warning, int(chunk.rows[first])) for warning in outcome.warnings]
 
 
-def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: PointsFile, compute: Compute,
-                 stream: PointStream, output: Output, jobs: int = 1) -> int:
+def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Any, compute: Compute,
+                 stream: PointStream, output: Output, jobs: int = 1,
+                 runner: Callable[[Callable, Callable[[ChunkReport], int]], int] | None = None) -> int:
     """Evaluate the program at every row, a chunk at a time, writing one line per row; exit code 1 if any row failed.
 
-    With `jobs` > 1 the chunks run in worker processes: the same chunks, so the same output.
+    `points` is a PointsFile or a ParquetPoints. With `jobs` > 1 the chunks run in worker
+    processes, and a `runner` (a cluster's) takes the chunk task and the writer and runs them
+    itself: the same chunks, so the same output.
     """
     check_pointwise(compiled.program)
     evaluate = _Evaluate(compiled, bindings, compute, stream, points)
     # No rows yet: the CSV header's columns, and any error about the bindings, with its place.
-    output.write(stream.header(evaluate.outcome(points.parse([], 1)).record))
+    output.write(stream.header(evaluate.outcome(empty_chunk(points.names)).record))
     warned: set[str] = set()
 
     def write(report: ChunkReport) -> int:
         return _write_report(report, output, warned)
 
+    if runner is not None:
+        return runner(evaluate, write)
     if jobs > 1:
         from .workers import run_in_order
 
-        return run_in_order(evaluate, points.line_chunks(), write, output, jobs)
+        return run_in_order(evaluate, points.chunk_arguments(), write, output, jobs)
     failed = 0
-    for lines, first_row in points.line_chunks():
-        failed |= write(evaluate(lines, first_row))
+    for arguments in points.chunk_arguments():
+        failed |= write(evaluate(*arguments))
     return failed
 
 

@@ -73,7 +73,7 @@ def _can_fork() -> bool:
 
 
 @dataclass
-class _BatchBlock:
+class BatchBlock:
     """What every worker does to a block of program lines: the same as one process does to the whole input."""
 
     compute: Compute
@@ -119,8 +119,8 @@ def blocks(source: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
 def write_results_in_parallel(source: BinaryIO, compute: Compute, stream: LineStream, output: Output,
                               jobs: int) -> int:
     """write_results(results(program_lines(source), compute), stream, output), on `jobs` processes."""
-    task = _BatchBlock(compute, stream, output.echo_errors)
-    return run_in_order(task, blocks(source, block_size(source, jobs)), lambda block: _write(block, output),
+    task = BatchBlock(compute, stream, output.echo_errors)
+    return run_in_order(task, blocks(source, block_size(source, jobs)), lambda block: write_block(block, output),
                         output, jobs)
 
 
@@ -155,7 +155,7 @@ def run_in_order(task: Callable[..., T], arguments: Iterable[tuple], write: Call
     return failed
 
 
-def _write(block: tuple[str, str, int], output: Output) -> int:
+def write_block(block: tuple[str, str, int], output: Output) -> int:
     out, err, code = block
     output.write_text(out)
     output.err.write(err)

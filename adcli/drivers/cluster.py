@@ -1,0 +1,262 @@
+"""--scheduler: batch and points runs on a Dask distributed cluster.
+
+Workers read their own partitions of the input (byte ranges cut at line ends, or row ranges
+of a Parquet file), run the same task a local run runs on them, and the client writes the
+results in input order, a bounded window of partitions ahead, so memory stays flat on both
+sides. Points partitions start on the local run's chunk boundaries, so every chunk, and so
+every record and warning, is the local run's. A partition whose worker is lost is run again
+by the scheduler, and its result is written once, in its place.
+
+This module imports Dask only inside its functions: nothing of Dask loads unless a run asks
+for a scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from collections import deque
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from ..errors import AdcliError
+
+INSTALL_HINT = "pip install 'adcli[dask]'"
+SCHEDULER_VARIABLE = "ADCLI_SCHEDULER"
+LARGEST_LOCAL_CLUSTER = 64  # workers that `local:N` may start on this machine
+BLOCK_BYTES = 1 << 26  # a partition of a text input: big enough that a task outweighs its scheduling
+SMALLEST_BLOCK = 1 << 20  # ... but a small file is still cut so that every worker gets a few
+PARQUET_PARTITION_CHUNKS = 16  # chunks of rows per Parquet partition
+AHEAD_PER_WORKER = 2  # partitions in flight per worker: every worker busy, the client's memory bounded
+CONNECT_SECONDS = 20  # how long a client waits for a scheduler before it gives up
+RETRIES = 2  # a partition that raised (not one whose worker died: the scheduler reruns those) is tried again
+_LOCAL = re.compile(r"local(?::(\d+))?")
+
+
+def _dask_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise AdcliError(f"--scheduler needs Dask, an optional extra: {INSTALL_HINT}") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(address: str) -> Iterator[Any]:
+    """A Dask client for `address` (`tcp://host:port`, `host:port`), or for a cluster of N local
+    worker processes started for this run (`local`, `local:N`) and stopped after it."""
+    distributed = _dask_distributed()
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask's chatter is not the run's output
+    local = _LOCAL.fullmatch(address.strip())
+    with contextlib.ExitStack() as stack:
+        if local:
+            workers = int(local.group(1) or len(os.sched_getaffinity(0)))
+            if not 1 <= workers <= LARGEST_LOCAL_CLUSTER:
+                raise AdcliError(f"--scheduler local:N takes 1 to {LARGEST_LOCAL_CLUSTER} workers, got {workers}")
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                host="127.0.0.1", silence_logs=logging.ERROR))
+            target: Any = cluster
+        else:
+            target = address.strip()
+        try:
+            client = stack.enter_context(distributed.Client(target, timeout=CONNECT_SECONDS, set_as_default=False))
+        except (OSError, TimeoutError, ValueError) as problem:
+            raise AdcliError(f"cannot reach the Dask scheduler at '{address}': {problem}") from None
+        yield client
+
+
+def scheduler_address(option: str | None) -> str | None:
+    """--scheduler, else $ADCLI_SCHEDULER, else None (run on this machine)."""
+    address = option if option is not None else os.environ.get(SCHEDULER_VARIABLE) or None
+    return address.strip() if address is not None and address.strip() else None
+
+
+def workers_of(client: Any) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def run_in_order(client: Any, task: Callable[..., Any], partitions: Iterable[tuple], write: Callable[[Any], int],
+                 ahead: int | None = None) -> int:
+    """write(task(*each)) for each partition in order, the tasks run on the cluster's workers; the
+    exit code: 1 if any write said so. `task` goes to every worker once, not once per partition."""
+    ahead = ahead or AHEAD_PER_WORKER * workers_of(client)
+    [shared_task] = client.scatter([task], broadcast=True, hash=False)
+    pending: deque = deque()
+    failed = 0
+    try:
+        for each in partitions:
+            pending.append(client.submit(_call, shared_task, *each, pure=False, retries=RETRIES))
+            if len(pending) > ahead:
+                failed |= write(pending.popleft().result())
+        while pending:
+            failed |= write(pending.popleft().result())
+    finally:
+        for future in pending:  # the reader left, or a task failed for good: no more work
+            future.cancel()
+    return failed
+
+
+def _call(task: Callable[..., Any], *arguments: Any) -> Any:
+    return task(*arguments)
+
+
+# -- text inputs: partitions cut at line ends ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineRange:
+    """Lines of a file: the byte offset of the first, how many, and the number of the first (1-based)."""
+
+    start: int
+    count: int
+    first: int
+
+
+def line_ranges(client: Any, path: str, begin: int, block: int | None = None) -> list[LineRange]:
+    """The lines of `path` from byte `begin` on, cut into ranges of about `block` bytes, counted by the
+    workers (each reads only its own block). $ADCLI_BLOCK_BYTES sets the block size, for tests."""
+    block = block or int(os.environ.get("ADCLI_BLOCK_BYTES") or BLOCK_BYTES)
+    size = os.path.getsize(path)
+    if "ADCLI_BLOCK_BYTES" not in os.environ:
+        block = max(SMALLEST_BLOCK, min(block, (size - begin) // (2 * AHEAD_PER_WORKER * workers_of(client)) + 1))
+    nominal = list(range(begin, size, block)) or [begin]
+    counted = client.gather(client.map(count_lines, [path] * len(nominal), nominal, [block] * len(nominal),
+                                       [begin] * len(nominal), pure=False))
+    ranges, first = [], 1
+    for start, count in counted:
+        ranges.append(LineRange(start, count, first))
+        first += count
+    return ranges
+
+
+def count_lines(path: str, nominal: int, block: int, begin: int) -> tuple[int, int]:
+    """(the offset of the first line that starts at or after `nominal`, how many lines start before
+    `nominal + block`). A line belongs to the block its first byte is in."""
+    with open(path, "rb") as file:
+        if nominal > begin:
+            file.seek(nominal - 1)
+            file.readline()  # the rest of the line that started before this block
+        else:
+            file.seek(begin)
+        start = file.tell()
+        limit = min(nominal + block, os.fstat(file.fileno()).st_size)
+        if start >= limit:
+            return start, 0
+        data = file.read(limit - start - 1)  # a new line at the last byte before the limit starts no line here
+        return start, 1 + data.count(b"\n")
+
+
+def read_lines(path: str, start: int, count: int, skip: int = 0) -> Iterator[bytes]:
+    """`count` lines of `path` from byte `start`, after skipping `skip` lines."""
+    with open(path, "rb") as file:
+        file.seek(start)
+        yield from islice(file, skip, skip + count)
+
+
+@dataclass
+class ProgramBlocks:
+    """A worker's part of a batch run: its range of program lines through the local run's block task."""
+
+    block_task: Callable[[bytes, int], Any]  # (lines as bytes, number of the first) -> rendered block
+    path: str
+
+    def __call__(self, lines: LineRange) -> Any:
+        data = b"".join(read_lines(self.path, lines.start, lines.count))
+        return self.block_task(data, lines.first)
+
+
+@dataclass
+class PointBlocks:
+    """A worker's part of a points run: the local run's chunks that start in its range of rows.
+
+    A chunk that starts in the range is read whole, past the range's end if need be, so the
+    chunks are exactly those of a local run.
+    """
+
+    chunk_task: Callable[[list[bytes], int], Any]  # (a chunk's lines, its first row) -> ChunkReport
+    path: str
+    chunk_rows: int
+
+    def __call__(self, rows: LineRange) -> list[Any]:
+        skip = -(rows.first - 1) % self.chunk_rows  # rows before this range's first chunk boundary
+        reports = []
+        with open(self.path, "rb") as file:
+            file.seek(rows.start)
+            lines = iter(file)
+            for _ in islice(lines, skip):
+                pass
+            row = rows.first + skip
+            while row < rows.first + rows.count:
+                chunk = list(islice(lines, self.chunk_rows))
+                if not chunk:
+                    break
+                reports.append(self.chunk_task(chunk, row))
+                row += len(chunk)
+        return reports
+
+
+# -- Parquet inputs: partitions of rows --------------------------------------------------------
+
+
+def row_partitions(total: int, chunk_rows: int, chunks_per_partition: int = PARQUET_PARTITION_CHUNKS
+                   ) -> list[tuple[int, int]]:
+    """(first, stop) row ranges (0-based) that start on chunk boundaries."""
+    size = chunk_rows * chunks_per_partition
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+
+# -- the runs ----------------------------------------------------------------------------------
+
+
+def write_programs(address: str, path: str, compute: Callable, stream: Any, output: Any) -> int:
+    """A batch run of the programs in `path` on the cluster: the local run's records, in order."""
+    from .workers import BatchBlock, write_block
+
+    task = ProgramBlocks(BatchBlock(compute, stream, output.echo_errors), path)
+    with connect(address) as client:
+        partitions = ((lines,) for lines in line_ranges(client, path, 0) if lines.count)
+        failed = run_in_order(client, task, partitions, lambda block: write_block(block, output))
+    output.write(stream.close())
+    return failed
+
+
+def write_points(address: str, compiled: Any, bindings: Any, points_source: Any, path: str, compute: Callable,
+                 stream: Any, output: Any) -> int:
+    """A points run on the cluster: the local run's chunks, records and warnings, in order."""
+    from . import points
+
+    def on_cluster(evaluate: Any, write: Callable[[Any], int]) -> int:
+        with connect(address) as client:
+            if hasattr(points_source, "row_count"):
+                task: Any = ParquetChunks(evaluate)
+                partitions: Iterable[tuple] = ((start, stop) for start, stop in
+                                               row_partitions(points_source.row_count, points_source.chunk_rows))
+            else:
+                task = PointBlocks(evaluate, path, points_source.chunk_rows)
+                ranges = line_ranges(client, path, points_source.data_offset(path))
+                partitions = ((rows,) for rows in ranges if rows.count)
+            return run_in_order(client, task, partitions, lambda reports: _write_all(reports, write))
+
+    return points.write_points(compiled, bindings, points_source, compute, stream, output, runner=on_cluster)
+
+
+@dataclass
+class ParquetChunks:
+    """A worker's part of a Parquet points run: the chunks of its rows, each evaluated as a local run would."""
+
+    evaluate: Any  # points._Evaluate over a ParquetPoints, which each worker opens for itself
+
+    def __call__(self, start: int, stop: int) -> list[Any]:
+        return [self.evaluate.report(chunk) for chunk in self.evaluate.points.chunks(start, stop)]
+
+
+def _write_all(reports: list[Any], write: Callable[[Any], int]) -> int:
+    failed = 0
+    for report in reports:
+        failed |= write(report)
+    return failed
