@@ -23,6 +23,8 @@ PACKAGE = Path(adcli.__file__).resolve().parent
 NOT_AT_START = ("numpy._core", "numpy.random", "importlib.resources", "zipfile", "pathlib", "difflib",
                 "adcli.drivers.batch", "adcli.drivers.points", "adcli.commands.descend",
                 "adcli.drivers.cluster", "adcli.drivers.parquet", "dask", "distributed", "pyarrow")
+# Plotting loads for `plot` alone, and matplotlib only for its files.
+PLOTTING = ("matplotlib", "adcli.commands.plot", "adcli.render.chart", "adcli.render.figures")
 
 # Runs the command in a fresh interpreter and reports which modules adcli itself imported
 # (site hooks may import some of them before adcli does; those do not count).
@@ -53,11 +55,25 @@ def imported_by(*args: str, cache: Path) -> list[str]:
 ])
 def test_one_shot_commands_skip_heavy_imports(tmp_path, command):
     first = imported_by(*command, cache=tmp_path)  # builds the parser cache, compiles and stores the program
-    assert "lark" in first and [name for name in NOT_AT_START if name in first] == []
+    assert "lark" in first and [name for name in NOT_AT_START + PLOTTING if name in first] == []
     assert "lark_cython" not in first  # one text: pure-Python Lark, which loads ~9 ms sooner
     again = imported_by(*command, cache=tmp_path)
     assert "adcli.api" in again  # the probe sees adcli's own imports
-    assert [name for name in NOT_AT_START + ("lark", "adcli.language.parser") if name in again] == []
+    assert [name for name in NOT_AT_START + PLOTTING + ("lark", "adcli.language.parser") if name in again] == []
+
+
+@pytest.mark.parametrize("command", [
+    ("hessian", "x^2 y", "--at", "x=1,y=2"),
+    ("eval", "sin(x)", "--at", "x=linspace(0,1,5)"),
+    ("grad", "log(x)", "--at", "x=0"),
+])
+def test_other_commands_load_no_plotting(tmp_path, command):
+    assert [name for name in PLOTTING if name in imported_by(*command, cache=tmp_path)] == []
+
+
+def test_the_terminal_chart_needs_no_matplotlib(tmp_path):
+    loaded = imported_by("plot", "tan(x)", "--size", "60x16", cache=tmp_path)
+    assert "adcli.render.chart" in loaded and "matplotlib" not in loaded
 
 
 @pytest.mark.parametrize("command", [
@@ -84,7 +100,8 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("dependency, owner", [("lark", "language/parser.py"), ("click", "cli/app.py")])
+@pytest.mark.parametrize("dependency, owner", [("lark", "language/parser.py"), ("click", "cli/app.py"),
+                                               ("matplotlib", "render/figures.py")])
 def test_one_module_imports_each_front_end_dependency(dependency, owner):
     importers = sorted(path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                        if dependency in _imports(path))

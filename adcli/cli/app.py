@@ -11,6 +11,7 @@ import contextlib
 import functools
 import inspect
 import os
+import shutil
 import sys
 import warnings
 from dataclasses import dataclass
@@ -48,13 +49,23 @@ def _wrt_names(wrt: str | None) -> list[str] | None:
     return [name.strip() for name in split_top_level(wrt) if name.strip()]
 
 
-def binding_options(command: Callable) -> Callable:
-    """--at, --seed, --format and --digits, shared by every command."""
+def value_options(command: Callable) -> Callable:
+    """--at and --seed."""
     options = [
         click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
                      help="Bind a variable: a number, a constant expression (pi/4, [1, 2], linspace(0, 1, 5)) "
                           "or @file (.npy .csv .txt .json). Repeatable; NAME=V,NAME2=V2 also works."),
         click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for rand(...) and randn(...) in --at values."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def binding_options(command: Callable) -> Callable:
+    """--at, --seed, --format and --digits, shared by every command that prints numbers."""
+    options = [
+        value_options,
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="text for people, json (one object per result), csv, plain (numbers only)."),
         click.option("--digits", type=click.IntRange(1, 17), default=None,
@@ -528,6 +539,70 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
     outcome = Outcome(descent_record(compiled, descent, lr, momentum), descent_warnings(descent, steps))
     code = _emit(outcome, fmt, digits)
     return EXIT_INTERRUPTED if interrupted.raised else code
+
+
+@main.command("plot")
+@click.argument("expr")
+@value_options
+@click.option("--order", type=click.IntRange(0, 6), default=1, show_default=True,
+              help="Draw the derivatives up to this order beside f (0: f alone).")
+@click.option("--output", "-o", metavar="FILE",
+              help="Write the picture to FILE (.svg, .png or .pdf; needs pip install 'adcli[plot]').")
+@click.option("--size", metavar="WxH", default=None,
+              help="The chart's size in characters (default: the terminal's).")
+@click.option("--color", "colour", type=click.Choice(("auto", "always", "never")), default="auto", show_default=True,
+              help="Colours in the terminal: auto means on a terminal, unless NO_COLOR is set.")
+@reports_errors
+def plot_command(expr: str, at: tuple[str, ...], seed: int | None, order: int, output: str | None,
+                 size: str | None, colour: str) -> int:
+    """Draw EXPR and its derivatives, in the terminal or to an SVG, PNG or PDF file.
+
+    The one variable without a value runs from -5 to 5 (or over --at x=linspace(a,b,n));
+    the others take their --at values. Poles and nan stretches are gaps; kinks are marked.
+    With two such variables, --output draws the contours of f with its gradient's direction.
+
+    \b
+      adcli plot "tan(x)"
+      adcli plot "x^3 - 2x" --order 2 --at "x=linspace(-2,2,401)"
+      adcli plot "abs(x - 1) + relu(x)" --output kinks.svg
+      adcli plot "(1 - x)^2 + 5(y - x^2)^2" --at "x=linspace(-2,2,101),y=linspace(-1,3,101)" -o landscape.png
+    """
+    from ..commands.plot import Landscape, plot  # plotting loads for `plot` alone
+
+    picture = plot(compile_stored(expr), parse_assignments(at, seed), order)
+    if output is not None:
+        from ..render.figures import write_figure
+
+        write_figure(picture, output)
+        return 0
+    if isinstance(picture, Landscape):
+        raise BindingError(f"a function of two variables ({', '.join(picture.variables)}) is drawn as contours in a "
+                           "file: add --output landscape.png (or .svg, .pdf), or give one of them a value with --at")
+    from ..render.chart import chart
+
+    width, height = _chart_size(size)
+    click.echo(chart(picture, width, height, _colour_wanted(colour)), color=_colour_wanted(colour))
+    return 0
+
+
+def _chart_size(size: str | None) -> tuple[int, int]:
+    """--size WxH, or the terminal's width and its height less the prompt's line."""
+    from ..render.chart import MIN_HEIGHT, MIN_WIDTH
+
+    if size is None:
+        columns, lines = shutil.get_terminal_size()
+        return max(MIN_WIDTH, columns), max(MIN_HEIGHT, lines - 1)
+    width, _, height = size.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or int(width) < MIN_WIDTH or int(height) < MIN_HEIGHT:
+        raise click.BadParameter(f"{size!r} is not WIDTHxHEIGHT in characters, at least {MIN_WIDTH}x{MIN_HEIGHT}",
+                                 param_hint="'--size'")
+    return int(width), int(height)
+
+
+def _colour_wanted(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _quiet_broken_pipe() -> None:
