@@ -3,7 +3,8 @@
 Each character cell holds 2 x 4 dots, so a W x H chart has twice and four times as many
 points as characters. Lines run between consecutive samples and stop where the curve is
 broken (a pole, a step, a nan), so a pole is a gap rather than a vertical line. Without
-colour the series still differ: f is solid and each derivative has its own dash pattern.
+colour the series still differ: f is solid and each derivative has its own dash pattern
+(in colour every line is solid).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def chart(curves: Curves, width: int, height: int, colour: bool = False) -> str:
     y_to_dot = _scale(top, bottom, 0, canvas.dot_height - 1)
     for index in reversed(range(len(curves.series))):  # f last: on top where lines cross
         series = curves.series[index]
-        _draw_series(canvas, x_to_dot(curves.x), y_to_dot(series.values), series.breaks, index)
+        _draw_series(canvas, x_to_dot(curves.x), y_to_dot(series.values), series.breaks, index, _dashes(index, colour))
     for x, y in zip(curves.kinks.tolist(), curves.kink_values.tolist()):
         column, row = round(float(x_to_dot(x))), round(float(y_to_dot(y)))
         if 0 <= column < canvas.dot_width and 0 <= row < canvas.dot_height:
@@ -108,9 +109,14 @@ def _scale(source_start: float, source_end: float, target_start: float, target_e
 # -- drawing lines -----------------------------------------------------------------------------
 
 
-def _draw_series(canvas: _Canvas, xs: np.ndarray, ys: np.ndarray, breaks: np.ndarray, series: int) -> None:
+def _dashes(series: int, colour: bool) -> tuple[int, ...]:
+    """Solid lines in colour (dashes along a steep line read as noise); without colour, dashes tell the series apart."""
+    return DASHES[0] if colour else DASHES[series % len(DASHES)]
+
+
+def _draw_series(canvas: _Canvas, xs: np.ndarray, ys: np.ndarray, breaks: np.ndarray, series: int,
+                 dashes: Sequence[int]) -> None:
     """Lines between consecutive samples, except across breaks; a sample alone between two breaks is a dot."""
-    dashes = DASHES[series % len(DASHES)]
     finite = np.isfinite(ys)
     joined = ~breaks & finite[:-1] & finite[1:]
     drawn = [0, None]  # dots drawn so far (the dash phase), the last dot
@@ -224,7 +230,7 @@ def _x_labels(columns: list[int], labels: list[str], offset: int, width: int, va
 def _legend(curves: Curves, paint: _Painter, width: int) -> str:
     """Each series' dash sample and name, then the kink mark: shorter samples and gaps when the width is tight."""
     for sample_cells, gap in ((4, "   "), (2, "  "), (1, " ")):
-        entries = [(_dash_sample(index, sample_cells), COLOURS[index % len(COLOURS)], series.label)
+        entries = [(_dash_sample(_dashes(index, paint.colour), sample_cells), COLOURS[index % len(COLOURS)], series.label)
                    for index, series in enumerate(curves.series)]
         if curves.kinks.size:
             entries.append((KINK, KINK_COLOUR, "kink"))
@@ -233,10 +239,10 @@ def _legend(curves: Curves, paint: _Painter, width: int) -> str:
     return gap.join(paint(code, sample) + " " + label for sample, code, label in entries)
 
 
-def _dash_sample(series: int, cells: int) -> str:
-    """A few cells of a horizontal line in the series' dash pattern."""
+def _dash_sample(dashes: Sequence[int], cells: int) -> str:
+    """A few cells of a horizontal line in a dash pattern."""
     canvas = _Canvas(cells, 1)
-    _draw_line(canvas, 0.0, 2.0, 2.0 * cells - 1.0, 2.0, series, DASHES[series % len(DASHES)], [0, None])
+    _draw_line(canvas, 0.0, 2.0, 2.0 * cells - 1.0, 2.0, 0, dashes, [0, None])
     return "".join(chr(BRAILLE + bits) for bits in canvas.bits[0])
 
 
