@@ -342,3 +342,73 @@ def test_a_batch_of_slice_wise_rows_is_one_call_with_the_rows_answers(name, para
     rows = [primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **options) for i in range(4)]
     together = derivatives._apply_batched(primitive, operands, flags, options)
     np.testing.assert_array_equal(together, np.stack(rows))
+
+
+# -- rows never mix: each row of a batched sweep is the row swept alone ------------------------
+
+from test_primitives import EDGE_CASES  # noqa: E402  (the primitive table's kinks and domain edges)
+
+
+def same(a, b) -> bool:
+    """Equal entry by entry, nan beside nan included."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+def hessian_row_by_row(program, inputs, wrt):
+    """Row k: the gradient of the k-th gradient alone (a sweep whose seed is that gradient and nothing else),
+    as PyTorch's hessian makes it (the Jacobian of the gradient, one vector-Jacobian product per row)."""
+    rows = []
+    for name in wrt:
+        alone = derivatives.gradient_program(program, [name], derivatives.shapes_of(inputs))
+        _, grads = derivatives.value_and_gradients(alone, inputs, wrt)
+        rows.append([float(grads[other]) for other in wrt])
+    return np.array(rows)
+
+
+def edge_programs():
+    """Each edge case alone, times a further variable w and plus one: every row then meets every other's path."""
+    for case, (text, bindings, _, _) in sorted(EDGE_CASES.items()):
+        for form in ("{}", "({}) * w", "({}) + w", "w * w + ({})"):
+            yield pytest.param(form.format(text), {**bindings, "w": 1.5}, id=f"{case}: {form}")
+
+
+@pytest.mark.parametrize("text, bindings", list(edge_programs()))
+def test_every_hessian_row_is_the_row_swept_alone(text, bindings):
+    program = adcli.compile(text).program
+    inputs = {name: float(bindings[name]) for name in program.variables}
+    wrt = list(program.variables)
+    _, _, batched = derivatives.hessian(program, inputs, wrt)
+    assert same(batched, hessian_row_by_row(program, inputs, wrt)), (text, batched)
+
+
+@pytest.mark.parametrize("text, bindings", list(edge_programs()))
+def test_every_jacobian_column_is_the_column_swept_alone(text, bindings):
+    """Forward mode, one tangent per variable in one batch, against one tangent sweep per variable alone."""
+    vector = f"[{text}, 2 * ({text}), w, w * ({text})]"
+    program = adcli.compile(vector).program
+    inputs = {name: float(bindings[name]) for name in program.variables}
+    wrt = list(program.variables)
+    _, matrices = derivatives.jacobian(program, inputs, wrt)  # 4 entries, at most 4 variables: forward mode
+    for name in wrt:
+        alone = derivatives.tangent_program(program, name, derivatives.shapes_of(inputs))
+        column = forward(alone, inputs)[alone.output]
+        assert same(matrices[name], np.broadcast_to(column, (4,))), (vector, name, matrices[name], column)
+
+
+@pytest.mark.parametrize("text, at, expected", [
+    ("pow(x, y)", {"x": 0.0, "y": 2.0}, [[2.0, 0.0], [math.nan, math.nan]]),  # d2/dx2 = 2, as --wrt x alone
+    ("pow(0., y) + x", {"y": 2.0, "x": 1.0}, [[math.nan, 0.0], [0.0, 0.0]]),  # symmetric, as PyTorch's
+    ("sqrt(x) * w", {"x": 0.0, "w": 1.5}, [[-math.inf, math.inf], [math.inf, 0.0]]),
+])
+def test_a_nan_of_one_row_stays_in_its_row(text, at, expected):
+    _, _, matrix = adcli.compile(text).hessian(**at)
+    assert same(matrix, expected), matrix
+
+
+def test_the_issue_hessian_through_the_cli(cli):
+    run = cli("hessian", "pow(x,y)", "--wrt", "x,y", "--at", "x=0,y=2", "--format", "json")
+    assert run.exit_code == 0
+    assert run.json()["hessian"][0][0] == 2.0
+    alone = cli("hessian", "pow(x,y)", "--wrt", "x", "--at", "x=0,y=2", "--format", "json")
+    assert alone.json()["hessian"] == [[2.0]]

@@ -25,7 +25,7 @@ from .primitives import PRIMITIVES
 from . import rewrite
 from .program import LEAVES, VAR, Program, ProgramBuilder, Shape, symbolic_shapes
 from .sweeps import Handle, Interpreter, backward, depends_on, evaluate, vjp_rule
-from .tape import forward, numeric_gradients
+from .tape import NumPyValues, forward, numeric_gradients
 from .tracer import Tracer
 
 Shapes = Mapping[str, Shape]
@@ -260,6 +260,8 @@ class Batched(Interpreter):
     def apply(self, name: str, *operands: Any, **params: Any) -> Any:
         return batched_apply(name, *operands, **params)
 
+    lift = NumPyValues.lift  # a Python float from the scalar sweep's tape would raise on 1/0 in a rule
+
 
 def batched_apply(name: str, *operands: Any, **params: Any) -> Any:
     """Apply a primitive where Handle operands carry a leading batch axis (and plain ones do not)."""
@@ -315,12 +317,95 @@ def _align(rows: np.ndarray, rank: int) -> np.ndarray:
     return rows.reshape(rows.shape[:1] + (1,) * missing + rows.shape[1:]) if missing else rows
 
 
-def forward_batched(program: Program, inputs: Mapping[str, Any], batch: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    """The outputs, where each variable in `batch` carries a leading batch axis; every output gets that axis."""
+class _RowHandle(Handle):
+    """A batched value and the rows (directions) that reach it: payload (value, rows as a bit set)."""
+
+    __slots__ = ()
+
+
+class SeparateRows(Interpreter):
+    """Keeps the rows of a batched sweep apart, so that each equals its sweep alone.
+
+    Swept alone, a row's sweep never touches a slot its seed does not reach; swept together,
+    that slot holds zeros for the row, and 0 * inf = nan at a domain edge (d/dy x^y = x^y log x
+    at x = 0) would leak into a row that never asked for it. So every value carries the rows
+    that reach it. Rules are linear in the cotangent (or tangent), so in any other row a value
+    is 0 or nan and stays apart from real values until two values reached by different rows
+    meet (a sum of cotangents): only there, and in the final values, are other rows zeroed.
+    Rows are a bit set (a Python int): unions and comparisons on every operation stay cheap.
+    """
+
+    def __init__(self, inner: Interpreter, count: int, variable_rows: Mapping[str, np.ndarray] | None = None):
+        self.inner = inner
+        self.all_rows = (1 << count) - 1
+        self.variable_rows = {name: _bits(rows) for name, rows in (variable_rows or {}).items()}
+        self._masks: dict[int, np.ndarray] = {}
+
+    def variable(self, name: str, inputs: Mapping[str, Any]) -> Any:
+        value = self.inner.variable(name, inputs)
+        rows = self.variable_rows.get(name)
+        return value if rows is None else _RowHandle(self.apply, (value, rows))
+
+    def lift(self, value: Any) -> Any:
+        return self.inner.lift(value)
+
+    def reaching(self, value: Any, rows: np.ndarray) -> _RowHandle:
+        """`value` (batched) as reached by the rows where `rows` is true, only."""
+        return _RowHandle(self.apply, (value, _bits(rows)))
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        rows, meeting = None, False
+        for operand in operands:
+            if type(operand) is _RowHandle:
+                own = operand.payload[1]
+                if rows is None:
+                    rows = own
+                elif own != rows:
+                    rows, meeting = rows | own, True
+        if rows is None:
+            return self.inner.apply(name, *operands, **params)
+        if meeting:
+            operands = tuple(self.own_rows(operand) for operand in operands)
+        values = [operand.payload[0] if type(operand) is _RowHandle else operand for operand in operands]
+        return _RowHandle(self.apply, (self.inner.apply(name, *values, **params), rows))
+
+    def own_rows(self, value: Any) -> Any:
+        """A value of this sweep as it is in the rows that reach it, with exact zeros in the others."""
+        if not isinstance(value, _RowHandle):
+            return value
+        value, rows = value.payload
+        if rows == self.all_rows:
+            return value
+        payload = value.payload if isinstance(value, Handle) else value
+        mask = self._masks.get(rows)
+        if mask is None:
+            count = self.all_rows.bit_length()
+            mask = self._masks[rows] = np.array([rows >> row & 1 for row in range(count)], dtype=bool)
+        kept = np.where(mask.reshape(mask.shape + (1,) * max(np.ndim(payload) - 1, 0)), payload, 0.0)
+        return Handle(value.apply, kept) if isinstance(value, Handle) else kept
+
+
+def _bits(rows: np.ndarray) -> int:
+    """A boolean vector of rows as a bit set: bit r is row r."""
+    return int.from_bytes(np.packbits(np.asarray(rows, dtype=bool), bitorder="little").tobytes(), "little")
+
+
+def forward_batched(program: Program, inputs: Mapping[str, Any], batch: Mapping[str, np.ndarray],
+                    variable_rows: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
+    """The outputs, where each variable in `batch` carries a leading batch axis; every output gets that axis.
+
+    `variable_rows` (optional) names, for batched variables, the rows in which they are not zero by
+    construction: the rows are then kept apart (SeparateRows).
+    """
     count = len(next(iter(batch.values())))
+    interpreter: Interpreter = Batched(batch)
+    if variable_rows and not all(rows.all() for rows in variable_rows.values()):
+        interpreter = SeparateRows(interpreter, count, variable_rows)
     with np.errstate(all="ignore"):
-        values = evaluate(program, inputs, Batched(batch))
-    return [_rows(values[o], count) for o in program.outputs]
+        values = evaluate(program, inputs, interpreter)
+        outputs = [interpreter.own_rows(values[o]) if isinstance(interpreter, SeparateRows) else values[o]
+                   for o in program.outputs]
+    return [_rows(output, count) for output in outputs]
 
 
 def _rows(value: Any, count: int) -> np.ndarray:
@@ -332,6 +417,8 @@ def _rows(value: Any, count: int) -> np.ndarray:
 class ScalarRows(Interpreter):
     """Batched for programs whose forward values are all scalars: a batch is then just a 1-D
     array (one scalar per direction) that NumPy's own broadcasting lines up, no Handles needed."""
+
+    lift = NumPyValues.lift
 
     def apply(self, name: str, *operands: Any, **params: Any) -> Any:
         primitive = PRIMITIVES[name]
@@ -348,19 +435,29 @@ class ScalarRows(Interpreter):
 
 
 def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
-                     wrt: Sequence[str], count: int) -> dict[str, np.ndarray]:
-    """One reverse sweep for a batch of cotangents: for each name, (count, *variable shape)."""
+                     wrt: Sequence[str], count: int, seed_rows: Mapping[int, np.ndarray] | None = None,
+                     ) -> dict[str, np.ndarray]:
+    """One reverse sweep for a batch of cotangents: for each name, (count, *variable shape).
+
+    `seed_rows` (optional) names, for each seeded slot, the rows whose seed is not zero by
+    construction: the rows are then kept apart, each as its own sweep would be (SeparateRows).
+    """
     interpreter: Interpreter
     if all(np.ndim(value) == 0 for value in values):
         interpreter, handles = ScalarRows(), dict(seeds)
     else:
         interpreter, handles = Batched(), {slot: Handle(batched_apply, seed) for slot, seed in seeds.items()}
+    if seed_rows and not all(rows.all() for rows in seed_rows.values()):
+        interpreter = SeparateRows(interpreter, count)
+        handles = {slot: interpreter.reaching(seed, seed_rows[slot]) for slot, seed in handles.items()}
     with np.errstate(all="ignore"):
         cotangents = backward(program, values, handles, depends_on(program, wrt), interpreter)
     slots = program.variable_slots()
     rows = {}
     for name in wrt:
         cotangent = cotangents[slots[name]] if name in slots else None
+        if isinstance(interpreter, SeparateRows):
+            cotangent = interpreter.own_rows(cotangent)
         shape = (count,) + np.shape(values[slots[name]]) if name in slots else (count,)
         batch = cotangent.payload if isinstance(cotangent, Handle) else cotangent  # (count, ...) or one for all
         rows[name] = np.zeros(shape) if cotangent is None else np.broadcast_to(np.asarray(batch, dtype=np.float64), shape)
@@ -411,10 +508,12 @@ def hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> 
     if total == 0:
         return value, grads, np.zeros((0, 0))
     seeds: dict[int, np.ndarray] = {}
+    seed_rows: dict[int, np.ndarray] = {}
     for output, block, name in zip(gradient.outputs, blocks, wrt):
         seed = block.reshape((total,) + shapes[name])
         seeds[output] = seed if output not in seeds else seeds[output] + seed  # equal gradients share a slot
-    rows = _reverse_batched(gradient, values, seeds, wrt, total)
+        seed_rows[output] = seed_rows.get(output, False) | np.any(block, axis=1)
+    rows = _reverse_batched(gradient, values, seeds, wrt, total, seed_rows)
     return value, grads, np.concatenate([rows[name].reshape(total, size) for name, size in zip(wrt, sizes)], axis=1)
 
 
@@ -441,7 +540,8 @@ def _jacobian_forward(program: Program, inputs: Mapping[str, Any], wrt: Sequence
     jvp = builder.build(_payloads(tangents), program.variables + tuple(directions.values()), program.where)
     blocks, total = _unit_vectors(sizes)
     batch = {directions[name]: block.reshape((total,) + np.shape(inputs[name])) for name, block in zip(wrt, blocks)}
-    columns = forward_batched(jvp, inputs, batch)[0]  # (total, *value_shape)
+    rows = {directions[name]: np.any(block, axis=1) for name, block in zip(wrt, blocks)}
+    columns = forward_batched(jvp, inputs, batch, rows)[0]  # (total, *value_shape)
     matrices, start = {}, 0
     for name, size in zip(wrt, sizes):
         block = np.moveaxis(np.broadcast_to(columns[start:start + size], (size,) + value_shape), 0, -1)
