@@ -412,3 +412,23 @@ def test_the_issue_hessian_through_the_cli(cli):
     assert run.json()["hessian"][0][0] == 2.0
     alone = cli("hessian", "pow(x,y)", "--wrt", "x", "--at", "x=0,y=2", "--format", "json")
     assert alone.json()["hessian"] == [[2.0]]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("jacobian", "erf(y)", "--at", "y=[1,2]"), {"y": [[0.4151074974205947, 0.0], [0.0, 0.020666985354092053]]}),
+    (("jacobian", "exp(x)", "--at", "x=[1,2,3],y=[1,2]", "--wrt", "y"), {"y": [[0.0, 0.0]] * 3}),
+    (("jacobian", "atan2(y, x)", "--at", "y=1e-170,x=1e-170"), {"y": 0.0, "x": 0.0}),  # x^2 + y^2 underflows: masked
+])
+def test_jacobians_that_once_raised(cli, args, expected):
+    run = cli(*args, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["jacobian"] == expected
+
+
+def test_a_hessian_whose_rule_puts_an_array_before_the_cotangent(cli):
+    """erf's VJP is c * exp(-x^2) * g: NumPy must defer to the batch's handle, not make an array of handles."""
+    run = cli("hessian", "erf(y)*y", "--at", "y=[1,2]", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    y = np.array([1.0, 2.0])
+    second = 2 / math.sqrt(math.pi) * np.exp(-y * y) * (2 - 2 * y * y)
+    assert np.allclose(run.json()["hessian"], np.diag(second), rtol=1e-12, atol=1e-15)

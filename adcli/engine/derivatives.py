@@ -435,9 +435,9 @@ class ScalarRows(Interpreter):
 
 
 def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
-                     wrt: Sequence[str], count: int, seed_rows: Mapping[int, np.ndarray] | None = None,
+                     shapes: Shapes, wrt: Sequence[str], count: int, seed_rows: Mapping[int, np.ndarray] | None = None,
                      ) -> dict[str, np.ndarray]:
-    """One reverse sweep for a batch of cotangents: for each name, (count, *variable shape).
+    """One reverse sweep for a batch of cotangents: for each name, (count, *its shape in `shapes`).
 
     `seed_rows` (optional) names, for each seeded slot, the rows whose seed is not zero by
     construction: the rows are then kept apart, each as its own sweep would be (SeparateRows).
@@ -458,7 +458,7 @@ def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int
         cotangent = cotangents[slots[name]] if name in slots else None
         if isinstance(interpreter, SeparateRows):
             cotangent = interpreter.own_rows(cotangent)
-        shape = (count,) + np.shape(values[slots[name]]) if name in slots else (count,)
+        shape = (count,) + tuple(shapes[name])
         batch = cotangent.payload if isinstance(cotangent, Handle) else cotangent  # (count, ...) or one for all
         rows[name] = np.zeros(shape) if cotangent is None else np.broadcast_to(np.asarray(batch, dtype=np.float64), shape)
     return rows
@@ -513,7 +513,7 @@ def hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> 
         seed = block.reshape((total,) + shapes[name])
         seeds[output] = seed if output not in seeds else seeds[output] + seed  # equal gradients share a slot
         seed_rows[output] = seed_rows.get(output, False) | np.any(block, axis=1)
-    rows = _reverse_batched(gradient, values, seeds, wrt, total, seed_rows)
+    rows = _reverse_batched(gradient, values, seeds, shapes, wrt, total, seed_rows)
     return value, grads, np.concatenate([rows[name].reshape(total, size) for name, size in zip(wrt, sizes)], axis=1)
 
 
@@ -554,6 +554,6 @@ def _jacobian_reverse(program: Program, values: Sequence[Any], inputs: Mapping[s
                       value_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     count = int(np.prod(value_shape, dtype=int))
     seeds = {program.output: np.eye(count).reshape((count,) + value_shape)}
-    rows = _reverse_batched(program, values, seeds, wrt, count)
+    rows = _reverse_batched(program, values, seeds, shapes_of(inputs), wrt, count)
     return {name: np.reshape(np.broadcast_to(rows[name], (count,) + np.shape(inputs[name])),
                              value_shape + np.shape(inputs[name])) for name in wrt}

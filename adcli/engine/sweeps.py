@@ -144,6 +144,7 @@ class Handle:
     """
 
     __slots__ = ("apply", "payload")
+    __array_ufunc__ = None  # NumPy defers to us: array * handle is handle.__rmul__, not an object array of handles
 
     def __init__(self, apply: Apply, payload: Any):
         self.apply = apply
