@@ -185,7 +185,7 @@ def test_row_partitions_start_on_chunk_boundaries():
 def local_address():
     """A LocalCluster of two worker processes for this module's tests."""
     from distributed import LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                       host="127.0.0.1") as local:
         yield local.scheduler_address
 
@@ -283,3 +283,37 @@ def test_a_worker_lost_mid_run_costs_a_retry_not_a_row(tmp_path, separate_cluste
         _, err = run.communicate(timeout=300)
     assert run.returncode == local.returncode == 0, err
     assert output.read_text() == local.stdout  # no line lost, none twice, in order
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_an_output_folder_gets_part_files_written_by_the_workers(cli, tmp_path, small_partitions, local_address, kind):
+    csv, parquet = _points(tmp_path)
+    local = cli("grad", "x^2 log(y)", "--points", str(csv), "--format", "csv")
+    folder = tmp_path / ("parts.parquet" if kind == "parquet" else "parts")
+    remote = cli("grad", "x^2 log(y)", "--points", str(parquet), "--format", "csv", "--scheduler", local_address,
+                 "--output", f"{folder}/")
+    assert remote.exit_code == 1 and remote.stdout == "" and remote.stderr == local.stderr
+    parts = sorted(folder.iterdir())
+    assert len(parts) > 2 and [part.name for part in parts][:2] == [f"part-00000.{kind}", f"part-00001.{kind}"]
+    if kind == "csv":
+        header, *rows = local.stdout.splitlines(keepends=True)
+        assert all(part.read_text().startswith(header) for part in parts)  # each part reads on its own
+        assert "".join(part.read_text()[len(header):] for part in parts) == "".join(rows)
+    else:
+        table = pq.read_table(folder)
+        assert table.num_rows == 3000 and table.column_names == ["x", "y", "value", "d/dx", "d/dy"]
+
+
+def test_batch_part_files_hold_the_local_records(cli, tmp_path, small_partitions, local_address):
+    programs = _programs(tmp_path)
+    arguments = ["grad", "--file", str(programs), "--at", "x=2,y=3", "--format", "json"]
+    local = cli(*arguments)
+    (tmp_path / "parts").mkdir()  # an existing folder needs no trailing '/'
+    remote = cli(*arguments, "--scheduler", local_address, "--output", str(tmp_path / "parts"))
+    assert remote.stdout == "" and remote.exit_code == 1
+    assert "".join(part.read_text() for part in sorted((tmp_path / "parts").iterdir())) == local.stdout
+
+
+def test_batch_csv_cannot_be_cut_into_partitions(cli, tmp_path, local_address):
+    run = cli("grad", "--file", str(_programs(tmp_path, 10)), "--format", "csv", "--scheduler", local_address)
+    assert run.exit_code == 1 and "use --format json" in run.stderr

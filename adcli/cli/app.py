@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import inspect
 import os
 import shutil
@@ -233,12 +234,13 @@ def _run_programs(body: Callable, path: str | None, run: Run, options: dict[str,
 
     served = _serve(options)
     address = cluster.scheduler_address(run.scheduler)
+    parts = _part_folder(run, options["fmt"], address)
     with _input(path, batch.TERMINAL_HINT) as stream, \
-            _records_to(run.output_path, options["fmt"], stream, "json") as (output, fmt):
+            _records_to(None if parts else run.output_path, options["fmt"], stream, "json", parts) as (output, fmt):
         compute = ServedCompute(served, body, options)
         line_stream = LineStream(fmt, options["digits"])
         if address is not None:
-            return cluster.write_programs(address, _file_path(path), compute, line_stream, output)
+            return cluster.write_programs(address, _file_path(path), compute, line_stream, output, parts)
         # CSV takes its header from the first result, so its lines depend on each other: one process.
         jobs = 1 if fmt == "csv" else workers.jobs_for(stream, run.jobs)
         if jobs > 1:
@@ -252,13 +254,14 @@ def _run_points(body: Callable, expr: str, path: str, run: Run, options: dict[st
     served = _serve(options)
     compiled = compile_stored(expr)
     address = cluster.scheduler_address(run.scheduler)
+    parts = _part_folder(run, options["fmt"], address)
     with _points_input(path) as (stream, points_file), \
-            _records_to(run.output_path, options["fmt"], stream, "csv") as (output, fmt):
+            _records_to(None if parts else run.output_path, options["fmt"], stream, "csv", parts) as (output, fmt):
         stream_format = PointStream(fmt, options["digits"], points_file.names)
         compute = ServedCompute(served, body, options)
         if address is not None:
             return cluster.write_points(address, compiled, served.bindings, points_file, _file_path(path), compute,
-                                        stream_format, output)
+                                        stream_format, output, parts)
         jobs = 1 if stream is None else workers.jobs_for(stream, run.jobs, points.MIN_BYTES_FOR_JOBS)
         if stream is None and run.jobs:
             jobs = run.jobs
@@ -284,13 +287,27 @@ def _file_path(path: str | None) -> str:
     return os.path.abspath(path)
 
 
+def _part_folder(run: Run, fmt: str, address: str | None) -> Any:
+    """With --scheduler, an --output folder gets a part file per partition, written by the workers."""
+    from ..drivers import cluster
+
+    if address is None or not cluster.PartFolder.wanted(run.output_path):
+        return None
+    return cluster.PartFolder.for_output(run.output_path, fmt)
+
+
 @contextlib.contextmanager
-def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kind: str
+def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kind: str, parts: Any = None
                 ) -> Iterator[tuple[batch.Output, str]]:
     """(where a run's records go, in which format): standard output, or the --output file, which
-    is a Parquet table (written from `parquet_kind` records) when its name ends in .parquet."""
+    is a Parquet table (written from `parquet_kind` records) when its name ends in .parquet. With
+    `parts` the workers write the records, and standard output gets none of them."""
     from ..drivers import batch, parquet
 
+    if parts is not None:
+        fmt = parquet_kind if parts.suffix == ".parquet" else fmt
+        yield batch.Output(io.StringIO(), sys.stderr, echo_errors=True, source=source), fmt
+        return
     if path is None:
         yield batch.Output(sys.stdout, sys.stderr, echo_errors=fmt != "text", source=source), fmt
         return

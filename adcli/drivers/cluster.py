@@ -18,7 +18,7 @@ import logging
 import os
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -57,8 +57,8 @@ def connect(address: str) -> Iterator[Any]:
             if not 1 <= workers <= LARGEST_LOCAL_CLUSTER:
                 raise AdcliError(f"--scheduler local:N takes 1 to {LARGEST_LOCAL_CLUSTER} workers, got {workers}")
             cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                host="127.0.0.1", silence_logs=logging.ERROR))
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                host="127.0.0.1", silence_logs=logging.CRITICAL))
             target: Any = cluster
         else:
             target = address.strip()
@@ -91,9 +91,9 @@ def run_in_order(client: Any, task: Callable[..., Any], partitions: Iterable[tup
         for each in partitions:
             pending.append(client.submit(_call, shared_task, *each, pure=False, retries=RETRIES))
             if len(pending) > ahead:
-                failed |= write(pending.popleft().result())
+                failed |= write(_result(pending.popleft()))
         while pending:
-            failed |= write(pending.popleft().result())
+            failed |= write(_result(pending.popleft()))
     finally:
         for future in pending:  # the reader left, or a task failed for good: no more work
             future.cancel()
@@ -102,6 +102,21 @@ def run_in_order(client: Any, task: Callable[..., Any], partitions: Iterable[tup
 
 def _call(task: Callable[..., Any], *arguments: Any) -> Any:
     return task(*arguments)
+
+
+def _result(future: Any) -> Any:
+    """A partition's result; a partition that failed for good is an AdcliError here, never a traceback."""
+    try:
+        return future.result()
+    except AdcliError:
+        raise
+    except Exception as problem:  # noqa: BLE001 - whatever a worker raised, the run ends with its message
+        raise AdcliError(f"a partition failed on the cluster: {type(problem).__name__}: {problem}") from None
+
+
+def numbered(partitions: Iterable[tuple]) -> Iterator[tuple]:
+    """Each partition's arguments led by its number (0, 1, ...), for tasks that name their output by it."""
+    return ((number, *arguments) for number, arguments in enumerate(partitions))
 
 
 # -- text inputs: partitions cut at line ends ------------------------------------------------
@@ -202,10 +217,9 @@ class PointBlocks:
 # -- Parquet inputs: partitions of rows --------------------------------------------------------
 
 
-def row_partitions(total: int, chunk_rows: int, chunks_per_partition: int = PARQUET_PARTITION_CHUNKS
-                   ) -> list[tuple[int, int]]:
+def row_partitions(total: int, chunk_rows: int, chunks_per_partition: int | None = None) -> list[tuple[int, int]]:
     """(first, stop) row ranges (0-based) that start on chunk boundaries."""
-    size = chunk_rows * chunks_per_partition
+    size = chunk_rows * (chunks_per_partition or PARQUET_PARTITION_CHUNKS)
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
@@ -213,36 +227,110 @@ def row_partitions(total: int, chunk_rows: int, chunks_per_partition: int = PARQ
 # -- the runs ----------------------------------------------------------------------------------
 
 
-def write_programs(address: str, path: str, compute: Callable, stream: Any, output: Any) -> int:
-    """A batch run of the programs in `path` on the cluster: the local run's records, in order."""
+def write_programs(address: str, path: str, compute: Callable, stream: Any, output: Any,
+                   parts: PartFolder | None = None) -> int:
+    """A batch run of the programs in `path` on the cluster: the local run's records, in order, to
+    `output` or, by the workers, to the part files of `parts`."""
     from .workers import BatchBlock, write_block
 
-    task = ProgramBlocks(BatchBlock(compute, stream, output.echo_errors), path)
+    if stream.fmt == "csv":
+        raise AdcliError("CSV output of programs takes its columns from the first line, so it cannot be cut "
+                         "into partitions: use --format json (or text, plain) with --scheduler")
+    task: Any = ProgramBlocks(BatchBlock(compute, stream, output.echo_errors), path)
     with connect(address) as client:
-        partitions = ((lines,) for lines in line_ranges(client, path, 0) if lines.count)
+        partitions: Iterable[tuple] = ((lines,) for lines in line_ranges(client, path, 0) if lines.count)
+        if parts is not None:
+            task, partitions = parts.writing(task, None, "json"), numbered(partitions)
         failed = run_in_order(client, task, partitions, lambda block: write_block(block, output))
     output.write(stream.close())
     return failed
 
 
 def write_points(address: str, compiled: Any, bindings: Any, points_source: Any, path: str, compute: Callable,
-                 stream: Any, output: Any) -> int:
-    """A points run on the cluster: the local run's chunks, records and warnings, in order."""
+                 stream: Any, output: Any, parts: PartFolder | None = None) -> int:
+    """A points run on the cluster: the local run's chunks, records and warnings, in order, to `output`
+    or, by the workers, to the part files of `parts`."""
     from . import points
 
     def on_cluster(evaluate: Any, write: Callable[[Any], int]) -> int:
         with connect(address) as client:
             if hasattr(points_source, "row_count"):
                 task: Any = ParquetChunks(evaluate)
-                partitions: Iterable[tuple] = ((start, stop) for start, stop in
-                                               row_partitions(points_source.row_count, points_source.chunk_rows))
+                partitions: Iterable[tuple] = row_partitions(points_source.row_count, points_source.chunk_rows)
             else:
                 task = PointBlocks(evaluate, path, points_source.chunk_rows)
                 ranges = line_ranges(client, path, points_source.data_offset(path))
                 partitions = ((rows,) for rows in ranges if rows.count)
+            if parts is not None:
+                header = evaluate.stream.header(evaluate.outcome(points.empty_chunk(points_source.names)).record)
+                task, partitions = parts.writing(task, header, "csv"), numbered(partitions)
             return run_in_order(client, task, partitions, lambda reports: _write_all(reports, write))
 
     return points.write_points(compiled, bindings, points_source, compute, stream, output, runner=on_cluster)
+
+
+@dataclass(frozen=True)
+class PartFolder:
+    """Where the workers write a run's records, a part file per partition, named in input order:
+    `part-00000.csv`, `part-00001.csv`, ... (`.parquet` parts when the folder's name ends in .parquet)."""
+
+    folder: str
+    suffix: str
+
+    @classmethod
+    def for_output(cls, path: str, fmt: str) -> PartFolder:
+        from .parquet import is_parquet
+
+        folder = os.path.abspath(path.rstrip("/") or "/")
+        suffix = ".parquet" if is_parquet(folder) else {"json": ".jsonl", "csv": ".csv"}.get(fmt, ".txt")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as problem:
+            raise AdcliError(f"cannot make the folder '{path}': {problem.strerror or problem}") from None
+        return cls(folder, suffix)
+
+    @staticmethod
+    def wanted(path: str | None) -> bool:
+        """--output names a folder of parts: an existing folder, or a path that ends in '/'."""
+        return path is not None and (path.endswith("/") or os.path.isdir(path))
+
+    def writing(self, task: Callable[..., Any], header: str | None, parquet_kind: str) -> Callable[..., Any]:
+        return PartWriter(task, self, header, parquet_kind)
+
+
+@dataclass
+class PartWriter:
+    """A partition's task whose records a worker writes to the partition's own part file; what comes back
+    to the client is the rest (messages for standard error, the exit code)."""
+
+    task: Callable[..., Any]
+    parts: PartFolder
+    header: str | None  # each CSV part starts with the run's header, so that each reads on its own
+    parquet_kind: str
+
+    def __call__(self, index: int, *arguments: Any) -> Any:
+        result = self.task(*arguments)
+        if isinstance(result, tuple):  # a block of programs: (records, messages, exit code)
+            text, rest = result[0], ("", *result[1:])
+        else:  # chunks of points
+            text, rest = "".join(report.text for report in result), [replace(report, text="") for report in result]
+        self._write(index, (self.header + "\n" if self.header else "") + text)
+        return rest
+
+    def _write(self, index: int, text: str) -> None:
+        """Written whole, then renamed into place: a partition that runs again replaces its part."""
+        final = os.path.join(self.parts.folder, f"part-{index:05d}{self.parts.suffix}")
+        partial = f"{final}.{os.getpid()}.partial"
+        if self.parts.suffix == ".parquet":
+            from .parquet import ParquetSink
+            sink: Any = ParquetSink(partial, self.parquet_kind)
+        else:
+            sink = open(partial, "w", encoding="utf-8", newline="")
+        try:
+            sink.write(text)
+        finally:
+            sink.close()
+        os.replace(partial, final)
 
 
 @dataclass
