@@ -97,6 +97,16 @@ class SeriesError(AdcliError):
     """Taylor mode cannot expand the program at the point: a function that is not analytic there, a pole."""
 
 
+class InternalError(AdcliError):
+    """Something adcli did not foresee went wrong (a bug): reported as any error is, never as a traceback."""
+
+
+def unexpected(problem: BaseException, text: str = "") -> InternalError:
+    """An exception that is not an AdcliError, as one: the run reports it in place and goes on."""
+    return InternalError(f"internal error ({type(problem).__name__}: {problem}); please report it with the input",
+                         text, None)
+
+
 def suggestion(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'sin'?` for the closest known name, or an empty string."""
     import difflib  # here, not at the top: only errors need it, and it costs ~1.5 ms of every start

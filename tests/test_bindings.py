@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import io
 import pickle
 
 import numpy as np
@@ -264,3 +265,30 @@ def test_a_directory_is_not_a_file(cli, tmp_path):
 
 def test_at_sign_without_a_name(cli):
     assert "needs a file name" in error_of(cli, "v=@")
+
+
+def npy_header(shape, descr="<f8", version=(1, 0)) -> bytes:
+    header = io.BytesIO()
+    writer = np.lib.format.write_array_header_1_0 if version == (1, 0) else np.lib.format.write_array_header_2_0
+    writer(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+@pytest.mark.parametrize("shape, data, words", [
+    ((10 ** 11,), b"\0" * 16, ["(100000000000,)", "800000000000 bytes", "16 bytes follow"]),  # 128 bytes asking for 745 GB
+    ((3,), b"\0" * 16, ["(3,)", "24 bytes", "16 bytes follow"]),  # cut short
+    ((2,), b"\0" * 24, ["(2,)", "16 bytes", "24 bytes follow"]),  # more than it says
+    ((2 ** 62, 2 ** 62), b"", ["bytes follow"]),  # a size no C integer holds
+])
+def test_an_npy_header_that_does_not_match_its_bytes_is_refused_before_reading(cli, tmp_path, shape, data, words):
+    path = tmp_path / "claims.npy"
+    path.write_bytes(npy_header(shape) + data)
+    stderr = error_of(cli, f"v=@{path}")
+    assert "claims.npy" in stderr and all(word in stderr for word in words), stderr
+
+
+def test_an_npy_of_version_2_loads(cli, tmp_path):
+    path = tmp_path / "two.npy"
+    path.write_bytes(npy_header((2,), version=(2, 0)) + np.array([1.5, 2.5]).tobytes())
+    run = cli("eval", "sum(v)", "--at", f"v=@{path}")
+    assert run.exit_code == 0 and "4.0" in run.stdout

@@ -410,3 +410,20 @@ def test_hostile_input_through_a_real_process(tmp_path):
         assert done.returncode == 1
         assert done.stderr.startswith("adcli: error: ") and "Traceback" not in done.stderr
         assert "owned" not in done.stdout
+
+
+@pytest.mark.parametrize("axis, message", [
+    ("1/0", "axis must be a whole number"), ("0/0", "axis must be a whole number"),
+    ("1e999", "axis must be a whole number"), ("1.5", "axis must be a whole number"),
+    ("1e300", "axis 1e+300 is out of range: arrays have at most 64 axes"),
+    ("-65", "axis -65 is out of range"),
+])
+def test_an_axis_that_is_no_whole_number_of_range_is_an_error(cli, axis, message):
+    run = cli("eval", f"sum(x, axis={axis})", "--at", "x=[1,2]")
+    assert run.exit_code == 1 and message in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[2].index("^") == len("  sum(x, axis=")
+
+
+def test_an_axis_out_of_bounds_in_a_derivative_program_is_located(cli):
+    run = cli("grad", "sum(y, axis=0)", "--at", "y=1", "--wrt", "y", "--order", "2")
+    assert run.exit_code == 1 and "sum: axis 0 is out of bounds" in run.stderr

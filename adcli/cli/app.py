@@ -23,7 +23,7 @@ import click
 from .. import __version__
 from ..api import Compiled, compile_stored
 from ..language.bindings import parse_assignments, split_top_level
-from ..errors import AdcliError, BindingError
+from ..errors import AdcliError, BindingError, unexpected
 from ..render.formats import FORMATS, LineStream, PointStream, render, render_progress
 from ..commands.records import (Outcome, check_outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome,
                       jacobian_outcome)
@@ -88,6 +88,11 @@ def reports_errors(command: Callable) -> Callable:
             sys.exit(EXIT_BAD_INPUT)
         except BrokenPipeError:
             _quiet_broken_pipe()
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as problem:  # noqa: BLE001 - a bug: said in one line, never a traceback
+            error(unexpected(problem).render())
+            sys.exit(EXIT_BAD_INPUT)
         sys.exit(code or 0)
 
     return wrapper

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from ..api import Compiled, compile
-from ..errors import AdcliError, ParseError
+from ..errors import AdcliError, ParseError, unexpected
 from ..render.formats import LineStream, located
 from ..language.parser import compile_program
 from ..engine.primitives import CONSTANTS, FUNCTIONS
@@ -183,6 +183,9 @@ def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache 
             outcome = compute(cache.compile(line.text))
         except AdcliError as problem:
             yield LineResult(line, error=problem, ok=False)
+            continue
+        except Exception as problem:  # noqa: BLE001 - a bug met on one line is that line's error, and the run goes on
+            yield LineResult(line, error=unexpected(problem, line.text), ok=False)
             continue
         yield LineResult(line, outcome.record, tuple(outcome.warnings), ok=outcome.ok)
 

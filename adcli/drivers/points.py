@@ -19,7 +19,7 @@ from ..lazy_numpy import np
 
 from ..api import Compiled, check_bindable
 from .batch import Output, decode_line, input_lines, strip_line_end
-from ..errors import BindingError, ShapeError
+from ..errors import AdcliError, BindingError, ShapeError, unexpected
 from ..render.formats import PointStream
 from ..engine.primitives import REDUCTIONS
 from ..engine.program import LEAVES, Program
@@ -268,10 +268,37 @@ class _Evaluate:
         return self.report(self.points.chunk(*arguments))
 
     def report(self, chunk: PointsChunk) -> ChunkReport:
+        try:
+            return self._report(chunk)
+        except AdcliError:
+            raise  # about the program or the bindings, so about every row: the run's error
+        except Exception:  # noqa: BLE001 - a bug met somewhere in the chunk: each row alone says where
+            return self._row_by_row(chunk)
+
+    def _report(self, chunk: PointsChunk) -> ChunkReport:
         compiled, inputs = pointwise_inputs(self.compiled, self.bindings, chunk)
         outcome = self.compute(compiled, inputs)
         text = "".join(line + "\n" for line in chunk_lines(chunk, outcome.record, self.stream))
         return ChunkReport(text, self._warnings(chunk, inputs, outcome), chunk.failures, outcome.ok)
+
+    def _row_by_row(self, chunk: PointsChunk) -> ChunkReport:
+        """The chunk's report with each row run alone: a row that still fails is that row's error, the rest go on."""
+        lines, warnings, failures, ok = [], [], list(chunk.failures), True
+        for index, row in enumerate(chunk.rows.tolist()):
+            try:
+                report = self._report(chunk.row(index))
+            except Exception as problem:  # noqa: BLE001 - an AdcliError too: only this row is to blame
+                error = problem if isinstance(problem, AdcliError) else unexpected(problem)
+                cells = [repr(float(column[index])) for column in chunk.columns.values()]
+                failures.append(RowFailure(row, cells, error.message))
+                continue
+            lines.append((row, report.text))
+            warnings += report.warnings
+            ok = ok and report.ok
+        failures.sort(key=lambda failure: failure.row)
+        lines += [(failure.row, self.stream.failure(failure.row, failure.cells, failure.message, failure.column) + "\n")
+                  for failure in failures]
+        return ChunkReport("".join(text for _, text in sorted(lines, key=lambda pair: pair[0])), warnings, failures, ok)
 
     def _warnings(self, chunk: PointsChunk, inputs: Mapping[str, Any], outcome: Any) -> list[tuple[str, int]]:
         """The warnings of the chunk's first row that turned finite inputs into a nan or inf, with that row.

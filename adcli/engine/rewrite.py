@@ -75,8 +75,11 @@ def _is_zero(value: Any) -> bool:
 def fold_constants(tracer: Tracer, term: Term) -> Handle | None:
     if not term.constants or any(c is None for c in term.constants) or term.op not in PRIMITIVES:
         return None
-    with np.errstate(all="ignore"):
-        value = PRIMITIVES[term.op].forward(*term.constants, **term.params)
+    try:
+        with np.errstate(all="ignore"):
+            value = PRIMITIVES[term.op].forward(*term.constants, **term.params)
+    except (ValueError, IndexError, TypeError):  # operands NumPy refuses: left for the sweep to report at their place
+        return None
     return Handle(tracer, tracer.builder.const(value, tracer.span))
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import io
 import math
+import os
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
 
 from ..lazy_numpy import np
 
@@ -171,16 +172,28 @@ def _load_npy(path: Path) -> np.ndarray:
     with path.open("rb") as stream:
         if stream.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise ValueError("it is not a NumPy .npy file")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ValueError("it holds Python objects, which load only through pickle; "
-                             "adcli never unpickles, so save a numeric array instead") from None
-        raise
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"it holds {array.dtype} values, not real numbers")
-    return array
+        _check_npy_header(stream)
+    return np.load(path, allow_pickle=False)
+
+
+def _check_npy_header(stream: BinaryIO) -> None:
+    """Refuse a header whose shape and type do not match the bytes that follow it, before NumPy allocates
+    what the header claims (128 bytes claiming shape (1e11,) asked for 745 GB)."""
+    stream.seek(0)
+    version = np.lib.format.read_magic(stream)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read_header is None:
+        raise ValueError(f"it is a .npy file of version {version[0]}.{version[1]}, which adcli does not read")
+    shape, _, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects, which load only through pickle; "
+                         "adcli never unpickles, so save a numeric array instead")
+    if dtype.kind not in "biuf":
+        raise ValueError(f"it holds {dtype} values, not real numbers")
+    claimed = math.prod(shape) * dtype.itemsize
+    held = os.fstat(stream.fileno()).st_size - stream.tell()
+    if claimed != held:
+        raise ValueError(f"its header says shape {tuple(shape)} of {dtype} ({claimed} bytes), but {held} bytes follow")
 
 
 def _load_text(path: Path) -> np.ndarray:

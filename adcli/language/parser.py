@@ -27,6 +27,7 @@ from ..engine.program import VAR, Program, ProgramBuilder, prune
 from ..engine.tape import forward
 
 KEYWORDS = {"axis"}
+MOST_AXES = 64  # NumPy's limit on dimensions: a larger axis (1e300) would overflow a C integer, not name an axis
 CONSTRUCTOR_NAMES = frozenset(("linspace", "arange", "zeros", "ones", "rand", "randn"))  # bindings.constructors
 
 
@@ -184,8 +185,12 @@ class _Compiler(Transformer):
                 allowed = f"; {name} takes axis=" if primitive in REDUCTIONS else ""
                 raise self._error(NamingError, f"{name} has no keyword '{key}'{allowed}", keyword.name)
             axis = self._constant(keyword.value, "axis")
-            if np.ndim(axis) != 0 or float(axis) != int(axis):
-                raise ShapeError("axis must be a whole number", self.builder.text, (keyword.value.start, keyword.value.end))
+            span = (keyword.value.start, keyword.value.end)
+            if np.ndim(axis) != 0 or not -MOST_AXES <= float(axis) < MOST_AXES or float(axis) != int(axis):
+                whole = np.ndim(axis) == 0 and np.isfinite(axis) and float(axis) == int(axis)
+                problem = f"axis {float(axis):g} is out of range: arrays have at most {MOST_AXES} axes" if whole else \
+                    "axis must be a whole number"
+                raise ShapeError(problem, self.builder.text, span)
             params.append(("axis", int(axis)))
         return tuple(params)
 
