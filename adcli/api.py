@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .lazy_numpy import np
 
@@ -13,6 +13,9 @@ from .errors import BindingError, NamingError, suggestion
 from .engine.primitives import CONSTANTS, FUNCTIONS
 from .engine.program import Program
 from .engine.tape import forward
+
+if TYPE_CHECKING:
+    from .engine.taylor import Limit
 
 
 def as_value(value: Any) -> float | np.ndarray | np.float64:
@@ -122,6 +125,22 @@ class Compiled:
         if key not in self._gradient_programs:
             self._gradient_programs[key] = derivatives.nth_derivative_program(self.program, name, order, shapes)
         return self._gradient_programs[key]
+
+    def taylor(self, name: str, at: float, order: int = 5, **bindings: Any) -> list[float]:
+        """c_k = f^(k)(at) / k! for k = 0..order: the Taylor coefficients in `name` at `at`, from one
+        sweep of truncated power series. Other variables are bound by `bindings`."""
+        from .engine.taylor import taylor_coefficients  # here: only Taylor mode needs series arithmetic
+
+        inputs = self.inputs({**bindings, name: at})
+        return taylor_coefficients(self.program, inputs, self.gradient_order(inputs, [name])[0], order)
+
+    def limit(self, name: str, at: float, **bindings: Any) -> Limit:
+        """The limits from the left and the right as `name` -> `at` (`.value` when they agree), from the
+        leading term of the series: 0/0 in analytic parts cancels, a pole gives signed infinities."""
+        from .engine.taylor import limit
+
+        inputs = self.inputs({**bindings, name: at})
+        return limit(self.program, inputs, self.gradient_order(inputs, [name])[0])
 
     def hessian(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any], np.ndarray]:
         inputs = self.inputs(bindings)

@@ -520,6 +520,60 @@ def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, di
     return _emit(outcome, fmt, digits)
 
 
+@main.command("taylor")
+@many_programs()
+@binding_options
+@click.option("--wrt", default=None, metavar="X", help="The variable to expand in (default: the formula's only one).")
+@click.option("--order", type=click.IntRange(0, 10000), default=5, show_default=True,
+              help="The highest power of (X - a) to give.")
+@reports_errors
+def taylor_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
+                   wrt: str | None, order: int) -> int:
+    """Print the Taylor coefficients c_k = f^(k)(a)/k!, k = 0..N, of EXPR at --at X=a, and its polynomial.
+
+    All of them come from one sweep of truncated power series (Taylor mode), so orders in
+    the thousands are quick. Where numerator and denominator both vanish, their leading
+    zeros cancel (sin(x)/x at 0 starts 1, 0, -1/6). A pole, or a function that is not
+    analytic at the point (sqrt or log at 0, abs where its operand changes sign), is an
+    error that points at it.
+
+    \b
+      adcli taylor "sin(x)/x" --at x=0 --order 6
+      adcli taylor "exp(sin(x))" --at x=0.5 --order 1000 --format json
+    """
+    from ..commands.expansions import taylor
+
+    compiled, bindings = _prepare(expr, at, seed)
+    result = taylor(compiled, bindings, _wrt_names(wrt), order)
+    return _emit(Outcome(result.record(), result.warnings), fmt, digits)
+
+
+@main.command("limit")
+@many_programs()
+@binding_options
+@click.option("--wrt", default=None, metavar="X",
+              help="The variable that tends to its --at value (default: the formula's only one).")
+@reports_errors
+def limit_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
+                  wrt: str | None) -> int:
+    """Print the limit of EXPR as X tends to its --at value, from the leading term of its power series.
+
+    0/0 in analytic parts cancels (sin(x)/x, (1 - cos x)/x^2 at 0); at a pole the limit is
+    inf or -inf, or does not exist when the two sides differ (1/x at 0), and then both sides
+    are printed. Where a part is not analytic at the point (x log(x) or sqrt(x) at 0, abs,
+    relu or floor at a kink) the method does not apply, and adcli says so.
+
+    \b
+      adcli limit "sin(x)/x" --at x=0
+      adcli limit "(x^2 - 1)/(x - 1)" --at x=1 --format json
+    """
+    from ..commands.expansions import limit
+
+    compiled, bindings = _prepare(expr, at, seed)
+    result = limit(compiled, bindings, _wrt_names(wrt))
+    return _emit(Outcome(result.record(), result.warnings), fmt, digits)
+
+
 @main.command("descend")
 @click.argument("expr")
 @binding_options

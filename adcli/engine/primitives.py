@@ -1,9 +1,10 @@
 """The primitive table: every operation adcli knows, in one place.
 
 Each entry gives the primitive's name, arity, NumPy forward, one vector-Jacobian
-product (VJP) per argument and, for elementwise ones, the rule of Taylor mode (series.py). A VJP is called as `vjp(op, g, ans, *args, **params)`:
-`g` is the cotangent of the result, `ans` the forward result, `args` the operands and
-`op(name, *operands, **params)` applies another primitive of this table. VJPs use only
+product (VJP) per argument and, for elementwise ones, the rule of Taylor mode (series.py).
+A VJP is called as `vjp(op, g, ans, *args, **params)`: `g` is the cotangent of the
+result, `ans` the forward result, `args` the operands and `op(name, *operands, **params)`
+applies another primitive of this table. VJPs use only
 `op` and the arithmetic operators (+ - * / unary -, which are the table's add, sub, mul,
 div and neg), so the same rule runs on NumPy values (the reverse sweep) or on traced
 slots (recording the reverse sweep as a new program, which is how Hessians and nth

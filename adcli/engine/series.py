@@ -359,7 +359,7 @@ def _atan2(y: Any, x: Any) -> Any:
     if y[0] == 0.0 and x[0] <= 0.0:
         if x[0] == 0.0:
             raise NotAnalytic("both its operands are 0 there")
-        side = _constant_side(Series(y), "its first operand changes sign on the branch cut (x < 0)")
+        side = _side(Series(y), "its first operand changes sign on the branch cut (x < 0)")
         if side != 0:
             start = math.copysign(math.pi, side)
     short_x, short_y = x[:-1], y[:-1]
@@ -399,7 +399,7 @@ def hypot(x: Operand, y: Operand) -> Series:
 def _sides(difference: Series) -> tuple[float, float]:
     """The sign of `difference` just right and just left of the point: (1, 1) for t^2, (1, -1) for t.
 
-    (0, 0) when it is zero as far as it is known.
+    (0, 0) when it is zero as far as its terms go.
     """
     difference = normalized(difference)
     if len(difference.coefficients) == 0:
@@ -411,19 +411,16 @@ def _sides(difference: Series) -> tuple[float, float]:
 
 
 def _side(difference: Series, crossing: str) -> float:
-    """The sign of `difference` on both sides of the point (0 where its terms vanish); NotAnalytic where they differ."""
+    """The sign of `difference` on both sides of the point; NotAnalytic where they differ.
+
+    A difference that is zero as far as its terms go says nothing yet: more terms are asked for.
+    """
     right, left = _sides(difference)
     if right != left:
         raise NotAnalytic(f"{crossing} there")
-    return right
-
-
-def _constant_side(difference: Series, crossing: str) -> float:
-    """_side for a function that is constant on each side: its terms vanishing do not say which side."""
-    side = _side(difference, crossing)
-    if side == 0.0:
+    if right == 0.0:
         raise NeedsMoreTerms
-    return side
+    return right
 
 
 def _nan_like(series: Series) -> Series:
@@ -450,7 +447,7 @@ def sign(a: Series) -> float:
     if _is_nan(a):
         return 0.0  # torch.sign(nan) is 0
     value = leading_value(a)
-    return float(np.sign(value)) if value != 0.0 else _constant_side(a, "its operand changes sign")
+    return float(np.sign(value)) if value != 0.0 else _side(a, "its operand changes sign")
 
 
 def _rounding(direction: Callable[[float], float], step: float) -> Callable[[Series], float]:
@@ -459,7 +456,7 @@ def _rounding(direction: Callable[[float], float], step: float) -> Callable[[Ser
         value = leading_value(a)
         if math.isnan(value) or value != math.floor(value):
             return float(direction(value)) if not math.isnan(value) else value
-        side = _constant_side(sub(a, value), "its operand crosses a whole number")
+        side = _side(sub(a, value), "its operand crosses a whole number")
         return value + step if side * step > 0 else value  # the whole number, or the one past it on the jump's side
     return rule
 
@@ -470,8 +467,7 @@ def _extremum(larger: bool) -> Callable[[Operand, Operand], Operand]:
         for operand in (a, b):
             if _is_nan(operand):
                 return math.nan
-        side = _side(sub(a, b), "its operands cross")  # where they agree to every known term, either one
-        return a if side == 0 or (side > 0) == larger else b
+        return a if (_side(sub(a, b), "its operands cross") > 0) == larger else b
     return rule
 
 

@@ -58,7 +58,7 @@ class SeriesInterpreter(Interpreter):
             with np.errstate(all="ignore"):
                 result = primitive.taylor(*operands, **dict(params))
         except series.NotAnalytic as reason:
-            raise self._error(f"is not analytic at {self.name}={self.point!r} ({reason}): Taylor mode does not apply")
+            raise self._error(f"is not analytic at {self.name}={self.point!r} ({reason}), so power series do not apply")
         return series.capped(result, self.terms) if isinstance(result, series.Series) else float(result)
 
     def _error(self, problem: str) -> SeriesError:

@@ -10,6 +10,7 @@ quadratic copying along deep chains).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, NamedTuple
 
 from ..lazy_numpy import np
@@ -110,3 +111,37 @@ def _number(value: Any) -> Spelled:
 
 def _operand(spelled: Spelled) -> str:
     return spelled.text if spelled.atomic else f"({spelled.text})"
+
+
+def polynomial(coefficients: list[float], name: str, point: float) -> str:
+    """sum c_k (name - point)^k as adcli text, highest power last: `1 - 0.5*x^2`, `2 + (x - 1)`.
+
+    Zero terms are left out; coefficients print as the shortest text that reads back as the
+    same float64 (whole numbers without `.0`).
+    """
+    base = name if point == 0.0 else f"({name} {'-' if point > 0 else '+'} {_coefficient(abs(point))})"
+    terms: list[str] = []
+    for power, coefficient in enumerate(coefficients):
+        if coefficient == 0.0:
+            continue
+        negative = coefficient < 0
+        size = abs(coefficient)
+        factor = "" if power == 0 else base if power == 1 else f"{base}^{power}"
+        if not factor:
+            text = _coefficient(size)
+        else:
+            text = factor if size == 1.0 else f"{_coefficient(size)}*{factor}"
+        if not terms:
+            terms.append(f"-{text}" if negative else text)
+        else:
+            terms.append(f"{'-' if negative else '+'} {text}")
+    return " ".join(terms) if terms else "0"
+
+
+def _coefficient(value: float) -> str:
+    """A non-negative float (or nan) as adcli text: `2`, `0.5`, `1.5e-07`, `1e999` for inf."""
+    if not math.isfinite(value):
+        return literal(value)
+    if value.is_integer() and value < 1e16:
+        return str(int(value))
+    return repr(value)

@@ -149,6 +149,13 @@ def labelled_values(record: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
                 yield f"jacobian d/d{name}", item
         elif key == "finite_difference_hessian":
             yield "fd hessian", value
+        elif key == "coefficients":
+            for power, coefficient in enumerate(value):
+                yield f"c{power}", coefficient
+        elif key in ("wrt", "at", "order") and ("coefficients" in record or "limit" in record):
+            continue  # a series or limit shows its variable and point in the polynomial, or was given them
+        elif key == "limit" and value is None:
+            yield key, "does not exist: the sides differ"
         elif key == "derivative":
             order = record.get("order", 1)
             yield f"d^{order}/d{record.get('wrt')}^{order}", value

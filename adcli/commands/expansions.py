@@ -1,0 +1,82 @@
+"""taylor and limit: a program's power series at a point, from one sweep of Taylor mode."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..api import Compiled
+from ..engine import taylor as taylor_mode
+from ..engine.diagnostics import nonfinite_value_origin
+from ..engine.tape import forward
+from ..errors import NamingError
+from ..language.unparse import polynomial
+
+
+@dataclass
+class TaylorSeries:
+    """c_k = f^(k)(at) / k! for k = 0..order, and the polynomial they make in (wrt - at)."""
+
+    expr: str
+    wrt: str
+    at: float
+    order: int
+    coefficients: list[float]
+    polynomial: str
+    warnings: list[str] = field(default_factory=list, kw_only=True)
+
+    def record(self) -> dict[str, Any]:
+        return {"expr": self.expr, "wrt": self.wrt, "at": self.at, "order": self.order,
+                "coefficients": self.coefficients, "polynomial": self.polynomial}
+
+
+@dataclass
+class Limit:
+    """The limit of the program as wrt -> at; where the sides differ, None and each side's."""
+
+    expr: str
+    wrt: str
+    at: float
+    limit: float | None
+    left: float
+    right: float
+    warnings: list[str] = field(default_factory=list, kw_only=True)
+
+    def record(self) -> dict[str, Any]:
+        sides = {} if self.limit is not None else {"left": self.left, "right": self.right}
+        return {"expr": self.expr, "wrt": self.wrt, "at": self.at, "limit": self.limit, **sides}
+
+
+def expansion_variable(compiled: Compiled, inputs: Mapping[str, Any], wrt: list[str] | None, command: str) -> str:
+    """The one variable to expand in: --wrt's, or the program's only variable."""
+    names = wrt if wrt else list(compiled.variables)
+    if len(names) != 1:
+        listed = ", ".join(names) if names else "none"
+        raise NamingError(f"{command} works in one variable: name it with --wrt (the formula's variables: {listed})"
+                          if not wrt else f"{command} works in one variable, and --wrt names {len(names)}")
+    return compiled.gradient_order(inputs, names)[0]
+
+
+def taylor(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | None, order: int) -> TaylorSeries:
+    inputs = compiled.inputs(bindings)
+    name = expansion_variable(compiled, inputs, wrt, "taylor")
+    coefficients = taylor_mode.taylor_coefficients(compiled.program, inputs, name, order)
+    point = float(inputs[name])
+    warnings = [] if all(map(math.isfinite, coefficients)) else \
+        _nonfinite_warnings(compiled, inputs, "some coefficients are not finite")
+    return TaylorSeries(compiled.text, name, point, order, coefficients, polynomial(coefficients, name, point),
+                        warnings=warnings)
+
+
+def limit(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | None) -> Limit:
+    inputs = compiled.inputs(bindings)
+    name = expansion_variable(compiled, inputs, wrt, "limit")
+    sides = taylor_mode.limit(compiled.program, inputs, name)
+    warnings = _nonfinite_warnings(compiled, inputs, "the limit is nan") if math.isnan(sides.right) else []
+    return Limit(compiled.text, name, float(inputs[name]), sides.value, sides.left, sides.right, warnings=warnings)
+
+
+def _nonfinite_warnings(compiled: Compiled, inputs: Mapping[str, Any], otherwise: str) -> list[str]:
+    """Where the forward sweep first made a nan or inf, else `otherwise`."""
+    return [nonfinite_value_origin(compiled.program, forward(compiled.program, inputs)) or otherwise]
