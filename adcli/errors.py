@@ -61,7 +61,9 @@ class AdcliError(Exception):
         before = "..." if shown_start > line_start else ""
         after = "..." if shown_end < line_end else ""
         source_line = before + _printable(self.text[shown_start:shown_end]) + after
-        return source_line, " " * (len(before) + start - shown_start) + "^" * width
+        caret_start = len(before) + len(_printable(self.text[shown_start:start]))
+        caret_width = min(max(1, len(_printable(self.text[start:min(self.span[1], line_end)]))), CARET_WIDTH)
+        return source_line, " " * caret_start + "^" * caret_width
 
     def __str__(self) -> str:
         return self.render()
@@ -73,8 +75,15 @@ def _shorten(match: re.Match) -> str:
 
 
 def _printable(line: str) -> str:
-    """The line with one '?' per control character, stray surrogate or the like, so the caret still lines up."""
-    return "".join(char if char.isprintable() else " " if char == "\t" else "?" for char in line)
+    r"""The line with a tab as a blank and any other control character, stray surrogate or the like
+    as its escape (`\x1b`), so that a terminal shows it and is not driven by it."""
+    return "".join(char if char.isprintable() else " " if char == "\t" else escaped(char) for char in line)
+
+
+def escaped(char: str) -> str:
+    r"""A character as the text of its escape: `\x1b`, `\u202e`."""
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 class ParseError(AdcliError):

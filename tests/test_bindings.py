@@ -213,7 +213,7 @@ FILE_ERRORS = [
     ("ragged.csv", "1,2,3\n4,5\n", ["ragged.csv", "line 2 has 2 numbers but line 1 has 3"]),
     ("ragged.txt", "1 2\n\n3 4 5\n", ["ragged.txt", "line 3 has 3 numbers but line 1 has 2"]),
     ("cells.csv", "1,2\n3,abc\n", ["cells.csv", "line 2", "'abc' is not a number"]),
-    ("header.csv", "x,y\n1,2\n", ["header.csv", "line 1", "'x' is not a number"]),
+    ("half_header.csv", "x,2\n1,2\n", ["half_header.csv", "line 1", "'x' is not a number"]),
     ("empty_cell.csv", "1,,3\n", ["empty_cell.csv", "line 1", "empty cell"]),
     ("mixed.csv", "1, 2 3\n", ["mixed.csv", "'2 3' is not a number"]),
     ("empty.csv", "", ["empty.csv", "no numbers"]),

@@ -120,9 +120,10 @@ def test_long_line_is_shown_around_the_caret(cli):
     assert lines[2].index("^") == lines[1].index("*", len(lines[1]) - 1)
 
 
-def test_control_characters_keep_the_caret_aligned(cli):
+def test_control_characters_are_shown_escaped_with_the_caret_under_them(cli):
     run = cli("eval", "x\x00+1", "--at", "x=1")
-    expect_error(run, "unexpected character '\\x00'", 2, source="x?+1")
+    expect_error(run, "unexpected character '\\x00'", 2, source="x\\x00+1")
+    assert run.stderr.splitlines()[2] == "   ^^^^"
 
 
 # -- names -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .. import __version__
 from ..api import Compiled, compile_stored
 from ..language.bindings import parse_assignments, split_top_level
 from ..errors import AdcliError, BindingError, unexpected
+from .streams import OutputFault, guard_standard_streams, release_standard_output
 from ..render.formats import FORMATS, LineStream, PointStream, render, render_progress
 from ..commands.records import (Outcome, check_outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome,
                       jacobian_outcome)
@@ -204,7 +205,7 @@ def many_programs(points: bool = False) -> Callable:
             click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
                          help="Processes for a file of programs or points (default: every core for a file of "
                               "32 KB or more of programs, 2 MB or more of points; else 1). Pipes, and CSV output of "
-                              "programs, always take 1."),
+                              "programs, always take 1. At most 64: a larger N means 64."),
             click.option("--output", "-o", "output_path", metavar="PATH",
                          help="Write the records to PATH instead of standard output: a Parquet table when PATH ends "
                               "in .parquet, else the --format. With --scheduler, a folder of part files."),
@@ -347,6 +348,8 @@ def _output(options: dict[str, Any], source: BinaryIO) -> batch.Output:
 def _input(path: str | None, hint: str) -> Iterator[BinaryIO]:
     """The file at `path`, or standard input for None and '-' (with a hint when it is a terminal)."""
     if path is None or path == "-":
+        if sys.stdin is None:  # closed when adcli started (`<&-`)
+            raise BindingError("cannot read standard input: it is closed")
         stream = sys.stdin.buffer
         if stream.isatty():
             click.echo(hint, err=True)
@@ -601,7 +604,7 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
     from ..commands.descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
 
     compiled, bindings = _prepare(expr, at, seed)
-    bar = ProgressBar(sys.stderr, steps)
+    bar = ProgressBar(getattr(sys.stderr, "unguarded", sys.stderr), steps)  # its own \r and \x1b[K pass
 
     def on_step(step: int, loss: float) -> None:
         if every and step % every == 0:
@@ -683,24 +686,36 @@ def _colour_wanted(choice: str) -> bool:
 
 def _quiet_broken_pipe() -> None:
     """The reader left (`| head`): stop without a word, and keep Python quiet at exit too."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    release_standard_output()
     sys.exit(EXIT_BROKEN_PIPE)
 
 
-def run() -> None:
-    """The console script: Click's main plus Unix manners for Ctrl-C and closed pipes."""
+def run() -> NoReturn:
+    """The console script: Click's main plus Unix manners for Ctrl-C, closed pipes and output that fails."""
+    stderr = guard_standard_streams()
     try:
-        code = main.main(prog_name="adcli", standalone_mode=False)
+        code = main.main(prog_name="adcli", standalone_mode=False) or 0
         sys.stdout.flush()
+    except SystemExit as exiting:
+        code = 0 if exiting.code is None else exiting.code
     except click.exceptions.Abort:
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
     except click.ClickException as problem:
         problem.show()
-        sys.exit(problem.exit_code)
-    except BrokenPipeError:
-        _quiet_broken_pipe()
-    _exit_now(code or 0)
+        code = problem.exit_code
+    except BrokenPipeError:  # from a stream that is not guarded (adcli's own are)
+        code = EXIT_BROKEN_PIPE
+        release_standard_output()
+    except OutputFault as fault:
+        release_standard_output()
+        if fault.reader_left:
+            code = EXIT_BROKEN_PIPE
+        else:
+            error(f"cannot write output: {fault.reason}")
+            code = EXIT_BAD_INPUT
+    if stderr.failed and not code:  # a warning or message was lost: say so in the only way left
+        code = EXIT_BAD_INPUT
+    _exit_now(code if isinstance(code, int) else EXIT_BAD_INPUT)
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -708,6 +723,9 @@ def _exit_now(code: int) -> NoReturn:
 
     Everything adcli writes is flushed first, and adcli registers no exit-time work.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, OutputFault):  # already reported, or nowhere left to report it
+            pass
     os._exit(code)

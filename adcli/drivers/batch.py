@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from ..api import Compiled, compile
-from ..errors import AdcliError, ParseError, unexpected
+from ..errors import AdcliError, BindingError, ParseError, unexpected
 from ..render.formats import LineStream, located
 from ..language.parser import compile_program
 from ..engine.primitives import CONSTANTS, FUNCTIONS
 
 UTF8_BOM = b"\xef\xbb\xbf"
 CACHE_SIZE = 1024
+# The longest program line, in bytes (a 1,000,000-term sum is 2 MB): a line is held whole to be parsed.
+MAX_LINE_BYTES = 1 << 24
 UNBINDABLE = frozenset(CONSTANTS) | frozenset(FUNCTIONS)
 
 TERMINAL_HINT = ("adcli: reading programs from standard input, one per line; "
@@ -55,22 +57,69 @@ def decode_line(raw: bytes) -> tuple[str, AdcliError | None]:
         return text, ParseError(message, text, (column, column + 1))
 
 
-def input_lines(stream: BinaryIO, first_line: int = 1) -> Iterator[tuple[int, bytes]]:
+class LineTooLong(BindingError):
+    """A line past the limit. Reading stops there: finding where the next line starts would mean reading
+    on without bound (`--file /dev/zero` has no line end at all)."""
+
+    def __init__(self, number: int, limit: int, start: bytes):
+        super().__init__(f"the line is longer than {byte_size(limit)}, the limit for one line; "
+                         "adcli stops reading there")
+        self.number = number
+        self.limit = limit
+        self.start = start  # the line's first bytes, to show what it was
+
+
+def byte_size(count: int) -> str:
+    """1048576 -> '1 MiB'."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size and count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count} bytes"
+
+
+def bounded_lines(stream: BinaryIO, limit: int | None = None, first_line: int = 1) -> Iterator[bytes]:
+    """The stream's lines as read (line ends kept), each at most `limit` bytes (MAX_LINE_BYTES), else LineTooLong.
+
+    Never reads again after the end of the input, so a terminal's one Ctrl-D ends it.
+    """
+    limit = limit or MAX_LINE_BYTES
+    read = stream.readline
+    number = first_line
+    while True:
+        try:
+            raw = read(limit + 1)
+        except OSError as problem:  # a folder on standard input, a device that fails
+            raise BindingError(f"cannot read the input: {problem.strerror or problem}") from None
+        if not raw:
+            return
+        if len(raw) > limit and raw[-1:] != b"\n":
+            raise LineTooLong(number, limit, raw[:60])
+        yield raw
+        number += 1
+
+
+def input_lines(stream: BinaryIO, first_line: int = 1, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
     """(1-based number, bytes without the line end), a UTF-8 byte-order mark on line 1 dropped."""
-    for number, raw in enumerate(stream, start=first_line):
+    for number, raw in enumerate(bounded_lines(stream, limit, first_line), start=first_line):
         if number == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM):]
         yield number, strip_line_end(raw)
 
 
 def program_lines(stream: BinaryIO, first_line: int = 1) -> Iterator[ProgramLine]:
-    """The lines that hold programs: blank lines and `#` comment lines are skipped (but counted)."""
-    for number, raw in input_lines(stream, first_line):
-        stripped = raw.strip()
-        if not stripped or stripped.startswith(b"#"):
-            continue
-        text, problem = decode_line(raw)
-        yield ProgramLine(number, text, problem)
+    """The lines that hold programs: blank lines and `#` comment lines are skipped (but counted).
+
+    A line past MAX_LINE_BYTES is the last: an error in its place, and nothing read after it.
+    """
+    try:
+        for number, raw in input_lines(stream, first_line):
+            stripped = raw.strip()
+            if not stripped or stripped.startswith(b"#"):
+                continue
+            text, problem = decode_line(raw)
+            yield ProgramLine(number, text, problem)
+    except LineTooLong as problem:
+        yield ProgramLine(problem.number, problem.start.decode("utf-8", errors="replace") + "...", problem)
 
 
 # -- compiling each distinct program once -------------------------------------------------

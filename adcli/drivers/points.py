@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Mapping
 from ..lazy_numpy import np
 
 from ..api import Compiled, check_bindable
-from .batch import Output, decode_line, input_lines, strip_line_end
+from .batch import LineTooLong, Output, bounded_lines, byte_size, decode_line, strip_line_end, UTF8_BOM
 from ..errors import AdcliError, BindingError, ShapeError, unexpected
 from ..render.formats import PointStream
 from ..engine.primitives import REDUCTIONS
@@ -27,6 +27,10 @@ from ..engine.sweeps import depends_on
 from ..engine.tape import describe, forward
 
 CHUNK_ROWS = 65536
+# A chunk also ends once it holds this many bytes, so that long rows cannot make it large.
+CHUNK_BYTES = 1 << 24
+# The longest row (or header) of a points file, in bytes; so also the longest cell.
+MAX_ROW_BYTES = 1 << 20
 # Smaller files run in one process unless --jobs asks otherwise: 50,000-200,000 rows of two
 # numbers, one to three chunks of ~0.25 s each; starting the workers costs ~20 ms.
 MIN_BYTES_FOR_JOBS = 1 << 21
@@ -120,21 +124,26 @@ class PointsFile:
     """A points CSV read as a stream: `names` from the header, then `line_chunks()` of rows to `parse`."""
 
     def __init__(self, stream: BinaryIO, chunk_rows: int | None = None):
-        self._stream = stream
         self.chunk_rows = chunk_rows or CHUNK_ROWS
+        self._lines = bounded_lines(stream, MAX_ROW_BYTES)  # one reader: after the end of the input, no more reads
         self._header_line, self.names = self._read_header()
 
     def _read_header(self) -> tuple[int, list[str]]:
-        for number, raw in input_lines(self._stream):
-            if raw.strip():
-                text, problem = decode_line(raw)
-                if problem is not None:
-                    raise BindingError(f"the points file's header: {problem.message}")
-                return number, header_names(text)
+        try:
+            for number, raw in enumerate(self._lines, start=1):
+                raw = strip_line_end(raw[len(UTF8_BOM):] if number == 1 and raw.startswith(UTF8_BOM) else raw)
+                if raw.strip():
+                    text, problem = decode_line(raw)
+                    if problem is not None:
+                        raise BindingError(f"the points file's header: {problem.message}")
+                    return number, header_names(text)
+        except LineTooLong:
+            raise BindingError(f"the points file's header is longer than {byte_size(MAX_ROW_BYTES)}, "
+                               "the limit for one line") from None
         raise BindingError("the points file is empty: its first line names the variables, e.g. 'x,y'")
 
     def __getstate__(self) -> dict[str, Any]:  # a cluster's worker reads its own rows: the stream stays here
-        return {"_stream": None, "chunk_rows": self.chunk_rows, "_header_line": self._header_line, "names": self.names}
+        return {"_lines": None, "chunk_rows": self.chunk_rows, "_header_line": self._header_line, "names": self.names}
 
     def data_offset(self, path: str) -> int:
         """The byte offset in `path` (this file) of the line after the header: where row 1 starts."""
@@ -150,9 +159,28 @@ class PointsFile:
         return self.parse(lines, first_row)
 
     def line_chunks(self) -> Iterator[tuple[list[bytes], int]]:
-        """(a chunk's lines as read, the number of its first row), until the file ends."""
+        """(a chunk's lines as read, the number of its first row), until the file ends.
+
+        A row past MAX_ROW_BYTES ends the run with an error, after the rows before it.
+        """
         first_row = 1
-        while lines := list(islice(self._stream, self.chunk_rows)):
+        while True:
+            lines: list[bytes] = []
+            size = 0
+            try:
+                for raw in self._lines:
+                    lines.append(raw)
+                    size += len(raw)
+                    if len(lines) == self.chunk_rows or size >= CHUNK_BYTES:
+                        break
+            except LineTooLong as problem:
+                if lines:
+                    yield lines, first_row
+                raise BindingError(f"row {problem.number - self._header_line} is longer than "
+                                   f"{byte_size(MAX_ROW_BYTES)}, the limit for one row; adcli stops reading there"
+                                   ) from None
+            if not lines:
+                return
             yield lines, first_row
             first_row += len(lines)
 
@@ -216,7 +244,12 @@ def cell_number(cell: str, column: int, name: str) -> float:
             raise ValueError
         return float(text)
     except ValueError:
-        raise BadRow(f"{where}: {cell!r} is not a number", column) from None
+        raise BadRow(f"{where}: {shown_cell(cell)} is not a number", column) from None
+
+
+def shown_cell(cell: str, width: int = 40) -> str:
+    """The cell quoted for a message, its start only when it is long."""
+    return repr(cell) if len(cell) <= width else repr(cell[:width]) + f"... ({len(cell)} characters)"
 
 
 def _unquoted(cell: str) -> str:
@@ -228,7 +261,7 @@ def _parse_whole(lines: list[bytes], width: int) -> np.ndarray | None:
     if not lines:
         return np.empty((0, width))
     try:
-        text = b"".join(lines).decode("utf-8")
+        text = b"".join(lines).decode("utf-8")  # each line keeps its end
         table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None, quotechar='"')
     except (UnicodeDecodeError, ValueError):
         return None

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
+from . import batch
 from .batch import Compute, Output, ProgramCache, program_lines, results, write_results
 from ..errors import AdcliError
 from ..render.formats import LineStream
@@ -33,6 +34,8 @@ SMALLEST_BLOCK = 1 << 12
 MIN_BYTES = 1 << 15
 # Tasks in flight per worker: enough to keep every worker busy, few enough to keep memory flat.
 AHEAD = 2
+# --jobs above this means this many: every process is forked at once, and more would only crowd the machine.
+MAX_JOBS = 64
 
 T = TypeVar("T")
 
@@ -47,7 +50,7 @@ def jobs_for(source: BinaryIO, asked: int | None, min_bytes: int = MIN_BYTES) ->
     if remaining is None or not _can_fork():
         return 1
     if asked is not None:
-        return asked
+        return min(asked, MAX_JOBS)
     return 1 if remaining < min_bytes else len(os.sched_getaffinity(0))
 
 
@@ -92,10 +95,24 @@ class BatchBlock:
 _task: Callable[..., Any] | None = None  # this worker process's task, set once as it starts (None in the parent)
 
 
-def _start_worker(task: Callable[..., Any]) -> None:
+def _start_worker(task: Callable[..., Any], parent: int) -> None:
     global _task
     _task = task
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no traceback per worker
+    _end_with(parent)
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when the thread that forked it ends
+
+
+def _end_with(parent: int) -> None:
+    """Have Linux kill this worker as soon as its parent ends, however it ends (SIGTERM, SIGHUP, SIGKILL, a
+    crash): else a worker blocked on writing its result to a parent that is gone stays alive forever."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+        os._exit(1)  # the parent ended before the request was made (or it cannot be made): end now
 
 
 def _run_task(arguments: tuple) -> Any:
@@ -107,13 +124,24 @@ def blocks(source: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
     """(whole lines of about `size` bytes, the number of the first of them)."""
     first_line = 1
     while True:
-        data = source.read(size)
+        data = _read(source, size)
         if not data:
             return
         if not data.endswith(b"\n"):
-            data += source.readline()
+            tail = _read(source, batch.MAX_LINE_BYTES + 1, whole_line=True)
+            data += tail
+            if len(tail) > batch.MAX_LINE_BYTES and not tail.endswith(b"\n"):
+                yield data, first_line  # its last line is too long: the worker says so in its place, and no more is read
+                return
         yield data, first_line
         first_line += data.count(b"\n")
+
+
+def _read(source: BinaryIO, size: int, whole_line: bool = False) -> bytes:
+    try:
+        return source.readline(size) if whole_line else source.read(size)
+    except OSError as problem:
+        raise AdcliError(f"cannot read the input: {problem.strerror or problem}") from None
 
 
 def write_results_in_parallel(source: BinaryIO, compute: Compute, stream: LineStream, output: Output,
@@ -135,23 +163,37 @@ def run_in_order(task: Callable[..., T], arguments: Iterable[tuple], write: Call
     output.out.flush()  # a worker that flushes an inherited buffer on exit would write it twice
     output.err.flush()
     failed = 0
+    arguments = iter(arguments)
+    stopped: AdcliError | None = None  # the input could not be read on: after what came before it is written
     # concurrent.futures rather than multiprocessing.Pool: a worker that dies (killed, out of
     # memory) raises BrokenProcessPool instead of leaving its task's result to wait forever.
-    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (task,)) as pool:
-        pending: deque = deque()
-        try:
-            for each in arguments:
-                pending.append(pool.submit(_run_task, each))
-                if len(pending) > AHEAD * jobs:
-                    failed |= write(pending.popleft().result())
-            while pending:
+    pool = ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (task, os.getpid()))
+    finished = False
+    pending: deque = deque()
+    try:
+        while stopped is None:
+            try:
+                each = next(arguments, None)
+            except AdcliError as problem:
+                stopped = problem
+                break
+            if each is None:
+                break
+            pending.append(pool.submit(_run_task, each))
+            if len(pending) > AHEAD * jobs:
                 failed |= write(pending.popleft().result())
-        except BrokenProcessPool:
-            raise AdcliError("a worker process stopped unexpectedly (out of memory?); "
-                             "try --jobs 1 to run in one process") from None
-        finally:
-            for future in pending:  # the reader left, or a worker died: no more tasks
-                future.cancel()
+        while pending:
+            failed |= write(pending.popleft().result())
+        finished = True
+    except BrokenProcessPool:
+        raise AdcliError("a worker process stopped unexpectedly (out of memory?); "
+                         "try --jobs 1 to run in one process") from None
+    finally:
+        # After a failure (the reader left, the output failed, Ctrl-C) no task is waited for: the
+        # workers go when the pool's manager tells them, or with this process.
+        pool.shutdown(wait=finished, cancel_futures=True)
+    if stopped is not None:
+        raise stopped
     return failed
 
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 NPY_MAGIC = b"\x93NUMPY"
 JSON_WORDS = {"nan", "inf", "-inf"}  # how adcli's own JSON writes non-finite numbers
 MAX_DIMENSIONS = 64  # NumPy's limit
+# The largest text file (.csv, .txt, .json) an @value reads (a .npy's header must match its size).
+MAX_FILE_BYTES = 1 << 26
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
@@ -196,9 +198,23 @@ def _check_npy_header(stream: BinaryIO) -> None:
         raise ValueError(f"its header says shape {tuple(shape)} of {dtype} ({claimed} bytes), but {held} bytes follow")
 
 
+def _read_text(path: Path) -> str:
+    """The file as text, read no further than MAX_FILE_BYTES (`@z.csv` may be a link to /dev/zero)."""
+    with path.open("rb") as stream:
+        data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"it is larger than {MAX_FILE_BYTES >> 20} MiB, the limit for a text file; "
+                         "save large arrays as .npy")
+    return data.decode("utf-8-sig")
+
+
 def _load_text(path: Path) -> np.ndarray:
-    """numpy.loadtxt's shapes (one line or one column is 1-D, one number 0-d), with plain errors."""
-    text = path.read_text(encoding="utf-8-sig")
+    """numpy.loadtxt's shapes (one line or one column is 1-D, one number 0-d), with plain errors.
+
+    A first line with no number in it (`x,y`, as a points file, adcli's CSV or pandas has) is a header,
+    and skipped.
+    """
+    text = _without_header(_read_text(path))
     uncommented = text if "#" not in text else "\n".join(_content(line) for line in text.splitlines())
     if not uncommented.strip():
         raise ValueError("the file holds no numbers")
@@ -208,6 +224,21 @@ def _load_text(path: Path) -> np.ndarray:
     except ValueError as error:
         raise ValueError(_text_problem(text, delimiter) or str(error)) from None
     return array
+
+
+def _without_header(text: str) -> str:
+    """The text with its first line blanked (so line numbers stay) when no cell of it is a number."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        content = _content(line)
+        if not content:
+            continue
+        cells = [cell.strip().strip('"').strip() for cell in re.split(r"[,\s]+", content)]
+        if not any(_is_number(cell) for cell in cells):
+            lines[index] = ""
+            return "\n".join(lines)
+        return text
+    return text
 
 
 def _content(line: str) -> str:
@@ -244,7 +275,7 @@ def _load_json(path: Path) -> np.ndarray:
     import json  # here: ~1.4 ms of every start-up otherwise
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as error:
         raise ValueError(f"it is not valid JSON ({error})") from None
     except RecursionError:

@@ -480,6 +480,18 @@ def number_strings(values: Any, count: int, digits: int | None = None, json_safe
     return texts
 
 
+def _number_or_blank(cell: str, digits: int | None) -> str:
+    """A cell of a row that could not be read: its number as adcli writes numbers, or empty when it is not one,
+    so that a CSV reader finds a missing number there rather than text in a column of numbers."""
+    text = cell.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1].strip()
+    try:
+        return "" if "_" in text else format_number(float(text), digits)
+    except ValueError:
+        return ""
+
+
 class PointStream:
     """--points output, a chunk of rows at a time: each row's inputs, then the result's numbers.
 
@@ -546,6 +558,6 @@ class PointStream:
         if self.fmt == "plain":
             return ""
         if self.fmt == "csv":
-            inputs = (list(cells) + [""] * len(self.names))[:len(self.names)]
+            inputs = [_number_or_blank(cell, self.digits) for cell in (list(cells) + [""] * len(self.names))[:len(self.names)]]
             return _csv_row([*inputs, *[""] * self._result_columns])
         return f"row {row}: error: {message}"
