@@ -89,8 +89,8 @@ def reports_errors(command: Callable) -> Callable:
             sys.exit(EXIT_BAD_INPUT)
         except BrokenPipeError:
             _quiet_broken_pipe()
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, OutputFault):
+            raise  # Click's own, and output that fails: run() says what they mean
         except Exception as problem:  # noqa: BLE001 - a bug: said in one line, never a traceback
             error(unexpected(problem).render())
             sys.exit(EXIT_BAD_INPUT)
