@@ -604,7 +604,7 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
     from ..commands.descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
 
     compiled, bindings = _prepare(expr, at, seed)
-    bar = ProgressBar(getattr(sys.stderr, "unguarded", sys.stderr), steps)  # its own \r and \x1b[K pass
+    bar = ProgressBar(_with_controls(sys.stderr), steps)
 
     def on_step(step: int, loss: float) -> None:
         if every and step % every == 0:
@@ -660,7 +660,8 @@ def plot_command(expr: str, at: tuple[str, ...], seed: int | None, order: int, o
     from ..render.chart import chart
 
     width, height = _chart_size(size)
-    click.echo(chart(picture, width, height, _colour_wanted(colour)), color=_colour_wanted(colour))
+    click.echo(chart(picture, width, height, _colour_wanted(colour)), file=_with_controls(sys.stdout),
+               color=_colour_wanted(colour))
     return 0
 
 
@@ -682,6 +683,12 @@ def _colour_wanted(choice: str) -> bool:
     if choice != "auto":
         return choice == "always"
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _with_controls(stream: Any) -> Any:
+    """The console script's stream without the escaping of control characters, for adcli's own colours and
+    progress bar (made of no input); outside the console script, the stream itself."""
+    return getattr(stream, "unescaped", stream)
 
 
 def _quiet_broken_pipe() -> None:

@@ -64,11 +64,17 @@ class GuardedStream:
     through it as through sys.stdout itself.
     """
 
-    def __init__(self, stream: Any):
-        self.unguarded = stream  # for adcli's own terminal controls (the progress bar), never for echoed input
+    def __init__(self, stream: Any, escape: bool = True):
+        self.unguarded = stream
+        self.escape = escape
+
+    @property
+    def unescaped(self) -> GuardedStream:
+        """The same stream for adcli's own terminal controls (colours, a progress bar), never for echoed input."""
+        return type(self)(self.unguarded, escape=False)
 
     def write(self, text: str) -> int:
-        if CONTROL.search(text):  # a TypeError for bytes, as the text stream itself gives
+        if self.escape and CONTROL.search(text):  # a TypeError for bytes, as the text stream itself gives
             text = escape_controls(text)
         try:
             return self.unguarded.write(text)
