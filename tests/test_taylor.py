@@ -78,6 +78,7 @@ CASES = {
     "rsqrt": (_unary("rsqrt"), (0.3, 2.5)), "softplus_slope": (_unary("softplus_slope"), (-2.0, 0.5, 25.0)),
     "where": (_masked("greater"), (0.2, 1.1)), "greater": (_masked("greater"), (0.2, 1.1)),
     "greater_equal": (_masked("greater_equal"), (0.2, 1.1)), "equal": (_masked("equal"), (0.2, 1.1)),
+    **{comparison: (_masked(comparison), (0.2, 1.1)) for comparison in ("lt", "le", "gt", "ge", "eq", "ne")},
     "logical_and": (lambda b, x: b.emit("add", (b.emit("logical_and", (b.const(1.0), b.const(0.0))), x)), (0.5,)),
     "broadcast_like": (lambda b, x: b.emit("broadcast_like", (b.emit("sin", (x,)), b.const(0.0))), (0.5,)),
     "sum_to_like": (lambda b, x: b.emit("sum_to_like", (b.emit("sin", (x,)), b.const(0.0))), (0.5,)),

@@ -295,6 +295,12 @@ def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, para
                      slice_wise=slice_wise, taylor=taylor)
 
 
+def _comparison(name: str, forward: Callable, scalar: Callable) -> Primitive:
+    """1.0 where the comparison holds, else 0.0: piecewise constant, so no gradient; a kink where a == b."""
+    return _binary(name, lambda a, b: forward(a, b).astype(np.float64), None, None, kink=lambda a, b: a == b,
+                   scalar=lambda a, b: float(scalar(a, b)), taylor=_series(name))
+
+
 def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = None) -> Primitive:
     return Primitive(name, 1, forward, (vjp,), kink=kink, params=("axis",))
 
@@ -472,6 +478,13 @@ _TABLE: tuple[Primitive, ...] = (
     _binary("minimum", _numpy("minimum"),
             lambda op, g, ans, a, b: _extremum_share(op, g, b, a), lambda op, g, ans, a, b: _extremum_share(op, g, a, b),
             kink=lambda a, b: a == b, scalar=_scalar_minimum, taylor=_series("minimum")),
+    # comparisons (the language's < <= > >= == !=)
+    _comparison("lt", _numpy("less"), operator.lt),
+    _comparison("le", _numpy("less_equal"), operator.le),
+    _comparison("gt", _numpy("greater"), operator.gt),
+    _comparison("ge", _numpy("greater_equal"), operator.ge),
+    _comparison("eq", _numpy("equal"), operator.eq),
+    _comparison("ne", _numpy("not_equal"), operator.ne),
     # arrays
     Primitive("transpose", 1, _numpy("transpose"), (lambda op, g, ans, x: op("transpose", g),)),
     _reduction("sum", lambda x, axis=None: np.sum(x, axis=_reduction_axis(x, axis)),
@@ -537,14 +550,18 @@ PRIMITIVES: dict[str, Primitive] = {primitive.name: primitive for primitive in _
 
 # The language's functions: name -> {number of positional operands: primitive}.
 FUNCTIONS: dict[str, dict[int, str]] = {}
-_SPELLED_OTHERWISE = {"add", "sub", "mul", "div", "neg", "matmul", "maximum", "minimum", "amax", "amin"}
+_SPELLED_OTHERWISE = {"add", "sub", "mul", "div", "neg", "matmul", "maximum", "minimum", "amax", "amin",
+                      "lt", "le", "gt", "ge", "eq", "ne"}
 for _primitive in _TABLE:
     if _primitive.public and _primitive.name not in _SPELLED_OTHERWISE:
         FUNCTIONS.setdefault(_primitive.name, {})[_primitive.arity] = _primitive.name
 FUNCTIONS["max"] = {1: "amax", 2: "maximum"}
 FUNCTIONS["min"] = {1: "amin", 2: "minimum"}
 FUNCTIONS["dot"] = {2: "matmul"}
+FUNCTIONS["where"] = {3: "where"}  # where(cond, a, b): the gradient reaches only the chosen branch, as torch.where
 FUNCTIONS["log"][2] = "log_base"  # log(x, base) is log(x) / log(base), built by the compiler
+
+COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "≤": "le", "≥": "ge", "≠": "ne"}
 
 REDUCTIONS = frozenset(("sum", "mean", "prod", "norm", "amax", "amin"))
 

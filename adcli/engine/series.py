@@ -554,3 +554,10 @@ minimum = _extremum(False)
 equal = _comparison(lambda side: side == 0)
 greater = _comparison(lambda side: side > 0)
 greater_equal = _comparison(lambda side: side >= 0)
+# the language's comparisons, by the primitive table's names
+lt = _comparison(lambda side: side < 0)
+le = _comparison(lambda side: side <= 0)
+gt = greater
+ge = greater_equal
+eq = equal
+ne = _comparison(lambda side: side != 0)

@@ -8,6 +8,7 @@ carries the source span). This is the only module that imports lark.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import stat
@@ -22,13 +23,18 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from ..errors import BindingError, NamingError, ParseError, ShapeError, suggestion
 from ..locations import grammar_path, private_cache_folder
-from ..engine.primitives import CONSTANTS, FUNCTIONS, REDUCTIONS
+from ..engine.primitives import COMPARISONS, CONSTANTS, FUNCTIONS, PRIMITIVES, REDUCTIONS
 from ..engine.program import VAR, Program, ProgramBuilder, prune
 from ..engine.tape import forward
+from .inlining import UserFunction, derivative_program, inline, instantiate, parameter_variable, record_function
+from .lexing import Retyper, function_heads
+from .names import (ALIASES, RECIPROCALS, builtin_arities, is_builtin_function, known_functions, normal,
+                    suggest_function)
 
 KEYWORDS = {"axis"}
 MOST_AXES = 64  # NumPy's limit on dimensions: a larger axis (1e300) would overflow a C integer, not name an axis
 CONSTRUCTOR_NAMES = frozenset(("linspace", "arange", "zeros", "ones", "rand", "randn"))  # bindings.constructors
+MAX_DERIVATIVE_ORDER = 64  # as `grad --order`
 
 
 class Node(NamedTuple):
@@ -42,7 +48,23 @@ class Keyword(NamedTuple):
     value: Node
 
 
-_BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow", "**": "pow"}
+class FunctionPower(NamedTuple):
+    """The 2 of `sin^2 x` or `sin²x`."""
+    value: float
+    start: int
+    end: int
+
+
+class _Defining(NamedTuple):
+    """The user function whose body is being compiled."""
+    name: str
+    parameters: dict[str, int]  # parameter -> the slot of the variable standing for it
+    first_slot: int
+    span: tuple[int, int]
+
+
+_BINARY_OPS = {"PLUS": "add", "MINUS": "sub", "TIMES": "mul", "DIVIDE": "div", "MATMUL": "matmul", "POWER": "pow"}
+_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
 
 
 def _span(first: Any, last: Any) -> tuple[int, int]:
@@ -64,11 +86,16 @@ class _Compiler(Transformer):
     def __init__(self) -> None:
         self.reset("", None)
 
-    def reset(self, text: str, constructors: dict[str, Callable] | None) -> None:
+    def reset(self, text: str, constructors: dict[str, Callable] | None,
+              heads: dict[int, tuple[str, int]] | None = None) -> None:
         self.builder = ProgramBuilder(text)
         self.constructors = constructors
         self.variables: dict[str, int] = {}  # name -> column of first use, in order of first use
         self.definitions: dict[str, Node] = {}
+        self.functions: dict[str, UserFunction] = {}
+        self.heads = heads or {}  # every function definition of the text: offset -> (name, parameters)
+        self.defining: _Defining | None = None
+        self.derivatives: dict[tuple[str, int], tuple[Program, str]] = {}  # (function, order) -> its program
         self.where: dict[str, Any] = {}
         self.result: Node | None = None
 
@@ -78,15 +105,22 @@ class _Compiler(Transformer):
         span = token.start_pos, token.end_pos
         return Node(self.builder.const(float(token.value), span), *span)
 
+    def degrees(self, children: list) -> Node:
+        number, degree = children
+        span = number.start_pos, degree.end_pos
+        return Node(self.builder.const(float(number.value) * math.pi / 180.0, span), *span)
+
     def name(self, children: list) -> Node:
         token, = children
-        name = token.value
+        name = normal(token.value)
         span = token.start_pos, token.end_pos
+        if self.defining is not None and name in self.defining.parameters:
+            return Node(self.defining.parameters[name], *span)
         if name in self.definitions:
             return Node(self.definitions[name].slot, *span)
         if name in CONSTANTS:
             return Node(self.builder.const(CONSTANTS[name], span), *span)
-        if name in FUNCTIONS or (self.constructors and name in self.constructors):
+        if self._is_function(name):
             raise NamingError(f"'{name}' is a function: call it as {name}(...)", self.builder.text, span)
         if self.constructors is not None:
             raise BindingError(
@@ -97,7 +131,12 @@ class _Compiler(Transformer):
     # -- operators
     def binary(self, children: list) -> Node:
         left, operator, right = children
-        return self._emit(_BINARY_OPS[operator.value], (left, right), (operator.start_pos, operator.end_pos),
+        return self._emit(_BINARY_OPS[operator.type], (left, right), (operator.start_pos, operator.end_pos),
+                          left.start, right.end)
+
+    def compare(self, children: list) -> Node:
+        left, operator, right = children
+        return self._emit(COMPARISONS[operator.value], (left, right), (operator.start_pos, operator.end_pos),
                           left.start, right.end)
 
     def implicit_mul(self, children: list) -> Node:
@@ -112,9 +151,18 @@ class _Compiler(Transformer):
         plus, operand = children
         return Node(operand.slot, plus.start_pos, operand.end)
 
+    def superscript(self, children: list) -> Node:
+        """x² is x^2 and x⁻¹ is x^-1, the same instructions as those are."""
+        base, token = children
+        return self._power(base, FunctionPower(*_superscript_value(token)), token.end_pos)
+
     def parens(self, children: list) -> Node:
         lparen, inner, rparen = children
         return Node(inner.slot, lparen.start_pos, rparen.end_pos)
+
+    def bars(self, children: list) -> Node:
+        opening, inner, closing = children
+        return self._emit("abs", (inner,), _span(opening, opening), opening.start_pos, closing.end_pos)
 
     def transpose(self, children: list) -> Node:
         operand, token = children
@@ -134,8 +182,44 @@ class _Compiler(Transformer):
 
     def call(self, children: list) -> Node:
         callee, _, arguments, rparen = children
-        name = callee.value
-        span = _span(callee, callee)
+        return self._call(callee, arguments, callee.start_pos, rparen.end_pos)
+
+    def function_power(self, children: list) -> FunctionPower:
+        if len(children) == 1:
+            return FunctionPower(*_superscript_value(children[0]))
+        power, number = children
+        return FunctionPower(float(number.value), power.start_pos, number.end_pos)
+
+    def bare_call(self, children: list) -> Node:
+        """`sin x`, `sin^2 x`, `√x`: a one-argument function applied to what follows it."""
+        function, *power, argument = children
+        node = self._call(function, [argument], function.start_pos, argument.end)
+        return self._power(node, power[0], argument.end) if power else node
+
+    def power_call(self, children: list) -> Node:
+        """`sin^2(x)` and `√(x + 1)`: the parenthesised argument is the whole argument."""
+        function, *power, _, argument, rparen = children
+        node = self._call(function, [argument], function.start_pos, rparen.end_pos)
+        return self._power(node, power[0], rparen.end_pos) if power else node
+
+    def primed_call(self, children: list) -> Node:
+        """`f'(x)`, `sin''(x)`: a derivative of a function of one variable, at the argument."""
+        primed, _, arguments, rparen = children
+        name = normal(primed.value.rstrip("'"))
+        order = len(primed.value) - len(primed.value.rstrip("'"))
+        span = primed.start_pos, primed.end_pos
+        self._check_order(order, span)
+        positional = self._positional(name + "'" * order, arguments)
+        if len(positional) != 1:
+            raise NamingError(f"{name}{chr(39) * order} takes 1 argument, got {len(positional)}", self.builder.text, span)
+        self._check_not_recursive(name, span)
+        program, variable = self._prime_program(name, order, span)
+        return Node(inline(self.builder, program, {variable: positional[0].slot}), primed.start_pos, rparen.end_pos)
+
+    # -- how calls are resolved
+    def _call(self, callee: Token, arguments: list, start: int, end: int) -> Node:
+        name = normal(callee.value)
+        span = callee.start_pos, callee.end_pos
         positional = [a for a in arguments if isinstance(a, Node)]
         keywords = [a for a in arguments if isinstance(a, Keyword)]
         if self.constructors and name in self.constructors:
@@ -146,19 +230,32 @@ class _Compiler(Transformer):
                 value = self.constructors[name](*values)
             except (ValueError, TypeError) as error:
                 raise BindingError(f"{name}: {error}", self.builder.text, span) from None
-            return Node(self.builder.const(value, span), callee.start_pos, rparen.end_pos)
+            return Node(self.builder.const(value, span), start, end)
+        self._check_not_recursive(name, span)
+        if name in self.functions:
+            return Node(self._user_call(name, positional, keywords, span), start, end)
+        name = ALIASES.get(name, name)
+        if name == "diff":
+            return Node(self._diff(positional, keywords, span), start, end)
+        if name in RECIPROCALS:  # sec x is 1 / cos x, with that quotient's gradient
+            inner = self._emit(self._resolve(RECIPROCALS[name], len(positional), span, name), tuple(positional),
+                               span, start, end, self._params(name, RECIPROCALS[name], keywords))
+            return self._emit("div", (Node(self.builder.const(1.0, span), *span), inner), span, start, end)
         primitive = self._resolve(name, len(positional), span)
         params = self._params(name, primitive, keywords)
         if primitive == "log_base":
-            numerator = self._emit("log", positional[:1], span, callee.start_pos, rparen.end_pos)
-            denominator = self._emit("log", positional[1:], span, callee.start_pos, rparen.end_pos)
-            return self._emit("div", (numerator, denominator), span, callee.start_pos, rparen.end_pos)
-        return self._emit(primitive, tuple(positional), span, callee.start_pos, rparen.end_pos, params)
+            numerator = self._emit("log", positional[:1], span, start, end)
+            denominator = self._emit("log", positional[1:], span, start, end)
+            return self._emit("div", (numerator, denominator), span, start, end)
+        return self._emit(primitive, tuple(positional), span, start, end, params)
 
-    def _resolve(self, name: str, count: int, span: tuple[int, int]) -> str:
+    def _is_function(self, name: str) -> bool:
+        return name in self.functions or is_builtin_function(name) or bool(
+            self.constructors and name in self.constructors)
+
+    def _resolve(self, name: str, count: int, span: tuple[int, int], written: str | None = None) -> str:
         if name not in FUNCTIONS:
-            known = set(FUNCTIONS) | set(self.constructors or ())
-            close = suggestion(name, known)
+            close = suggest_function(name, known_functions(self.functions) | set(self.constructors or ()))
             if name in CONSTRUCTOR_NAMES:
                 message = f"{name}(...) makes a value: use it in --at (--at x={name}(...)), not in the expression"
             elif close:
@@ -170,9 +267,7 @@ class _Compiler(Transformer):
             raise NamingError(message, self.builder.text, span)
         overloads = FUNCTIONS[name]
         if count not in overloads:
-            counts = " or ".join(str(n) for n in sorted(overloads))
-            plural = "" if sorted(overloads) == [1] else "s"
-            raise NamingError(f"{name} takes {counts} argument{plural}, got {count}", self.builder.text, span)
+            raise NamingError(_argument_count(written or name, sorted(overloads), count), self.builder.text, span)
         return overloads[count]
 
     def _params(self, name: str, primitive: str, keywords: list[Keyword]) -> tuple:
@@ -194,23 +289,131 @@ class _Compiler(Transformer):
             params.append(("axis", int(axis)))
         return tuple(params)
 
+    def _positional(self, name: str, arguments: list) -> list[Node]:
+        for argument in arguments:
+            if isinstance(argument, Keyword):
+                raise self._error(NamingError, f"{name} takes no keyword arguments", argument.name)
+        return arguments
+
+    # -- user functions
+    def _user_call(self, name: str, positional: list[Node], keywords: list[Keyword], span: tuple[int, int]) -> int:
+        function = self.functions[name]
+        self._positional(name, keywords)
+        if len(positional) != len(function.parameters):
+            raise NamingError(_argument_count(name, [len(function.parameters)], len(positional)), self.builder.text, span)
+        return instantiate(self.builder, function, tuple(node.slot for node in positional))
+
+    def _check_not_recursive(self, name: str, span: tuple[int, int]) -> None:
+        """A call of the function being defined, or of one defined after the caller, is an error."""
+        if name in self.functions:
+            return
+        if self.defining is not None and name == self.defining.name:
+            raise NamingError(f"recursion: '{name}' calls itself (a function cannot call itself)", self.builder.text, span)
+        later = [offset for offset, (defined, _) in self.heads.items() if defined == name and offset > span[0]]
+        if not later:
+            return
+        caller = self.defining.name if self.defining is not None else None
+        if caller is not None and re.search(rf"(?<!\w){re.escape(caller)}(?!\w)", _statement_at(self.builder.text, later[0])):
+            message = f"recursion: '{caller}' calls '{name}', which calls '{caller}'"
+        else:
+            message = f"'{name}' is used before its definition: define a function before what calls it"
+        raise NamingError(message, self.builder.text, span)
+
+    def function_head(self, children: list) -> _Defining:
+        defined, _, *parameters, _, _ = children
+        name = normal(defined.value)
+        self._check_definable(name, defined, "define")
+        first_slot = len(self.builder.instructions)
+        slots: dict[str, int] = {}
+        for token in parameters:
+            parameter = normal(token.value)
+            if parameter in slots:
+                raise self._error(NamingError, f"'{parameter}' is a parameter of '{name}' twice", token)
+            if parameter in CONSTANTS or self._is_function(parameter):
+                kind = "constant" if parameter in CONSTANTS else "function"
+                raise self._error(NamingError, f"'{parameter}' cannot be a parameter: it is a {kind}", token)
+            slots[parameter] = self.builder.var(parameter_variable(name, parameter), _span(token, token))
+        self.defining = _Defining(name, slots, first_slot, _span(defined, defined))
+        return self.defining
+
+    def function_definition(self, children: list) -> None:
+        head, body = children
+        self.functions[head.name] = record_function(self.builder, head.name, tuple(head.parameters),
+                                                    tuple(head.parameters.values()), head.first_slot, body.slot,
+                                                    head.span)
+        self.defining = None
+
+    def _check_definable(self, name: str, token: Token, verb: str) -> None:
+        if name in CONSTANTS:
+            raise self._error(NamingError, f"cannot {verb} '{name}': it is a constant", token)
+        if is_builtin_function(name) or name in CONSTRUCTOR_NAMES:
+            raise self._error(NamingError, f"cannot {verb} '{name}': it is a function", token)
+        if name in self.definitions or name in self.functions:
+            raise self._error(NamingError, f"'{name}' is defined twice", token)
+        if name in self.variables:
+            raise self._error(NamingError, f"'{name}' is used before its definition", token)
+
+    # -- derivatives
+    def _diff(self, positional: list[Node], keywords: list[Keyword], span: tuple[int, int]) -> int:
+        """diff(expr, x) and diff(expr, x, n): the engine's derivative program of expr, inlined."""
+        self._positional("diff", keywords)
+        if len(positional) not in (2, 3):
+            raise NamingError(_argument_count("diff", [2, 3], len(positional)), self.builder.text, span)
+        expression, variable = positional[:2]
+        instruction = self.builder.instructions[variable.slot]
+        if instruction.op != VAR:
+            raise ParseError("diff(expr, x): x must be a variable", self.builder.text, (variable.start, variable.end))
+        order = 1
+        if len(positional) == 3:
+            count = positional[2]
+            value = self._constant(count, "diff's order")
+            if np.ndim(value) != 0 or float(value) != int(value) or value < 1:
+                raise ParseError("diff(expr, x, n): n must be a whole number of at least 1", self.builder.text,
+                                 (count.start, count.end))
+            order = int(value)
+            self._check_order(order, (count.start, count.end))
+        program = derivative_program(self.builder, expression.slot, instruction.params[0][1], order)
+        return inline(self.builder, program, {})
+
+    def _prime_program(self, name: str, order: int, span: tuple[int, int]) -> tuple[Program, str]:
+        """The derivative program of `name` (a function of one variable) to this order, and its variable;
+        made once per program."""
+        if (name, order) in self.derivatives:
+            return self.derivatives[(name, order)]
+        if name in self.functions:
+            function = self.functions[name]
+            if len(function.parameters) != 1:
+                raise NamingError(f"'{name}' has {len(function.parameters)} parameters: a prime needs one "
+                                  f"(for the others write diff({name}(...), x))", self.builder.text, span)
+            variable, result = parameter_variable(name, function.parameters[0]), function.result
+        else:
+            canonical = ALIASES.get(name, name)
+            if 1 not in builtin_arities(name) or not (canonical in RECIPROCALS or PRIMITIVES[FUNCTIONS[canonical][1]].elementwise):
+                if not is_builtin_function(name):
+                    self._resolve(name, 1, span)  # the unknown-function error, with its suggestion
+                raise NamingError(f"'{name}' is not a function of one number: write diff({name}(...), x)",
+                                  self.builder.text, span)
+            variable = f"parameter:{name}'"
+            placeholder = Node(self.builder.var(variable, span), *span)
+            result = self._call(_NameToken(name, *span), [placeholder], *span).slot
+        self.derivatives[(name, order)] = derivative_program(self.builder, result, variable, order), variable
+        return self.derivatives[(name, order)]
+
+    def _check_order(self, order: int, span: tuple[int, int]) -> None:
+        if order > MAX_DERIVATIVE_ORDER:
+            raise ParseError(f"derivatives go up to order {MAX_DERIVATIVE_ORDER}, not {order}", self.builder.text, span)
+
     # -- programs
     def definition(self, children: list) -> None:
         name, _, value = children
-        key = name.value
-        if key in self.definitions:
-            raise self._error(NamingError, f"'{key}' is defined twice", name)
-        if key in CONSTANTS or key in FUNCTIONS:
-            kind = "constant" if key in CONSTANTS else "function"
-            raise self._error(NamingError, f"cannot define '{key}': it is a {kind}", name)
-        if key in self.variables:
-            raise self._error(NamingError, f"'{key}' is used before its definition", name)
+        key = normal(name.value)
+        self._check_definable(key, name, "define")
         self.definitions[key] = value
 
     def binding(self, children: list) -> None:
         name, _, value = children
-        key = name.value
-        if key in CONSTANTS or key in FUNCTIONS:
+        key = normal(name.value)
+        if key in CONSTANTS or self._is_function(key):
             raise self._error(NamingError, f"cannot bind '{key}': it is a {'constant' if key in CONSTANTS else 'function'}", name)
         if key in self.where:
             raise self._error(NamingError, f"'{key}' is bound twice", name)
@@ -228,6 +431,14 @@ class _Compiler(Transformer):
     def _emit(self, op: str, operands: tuple, span: tuple[int, int], start: int, end: int, params: tuple = ()) -> Node:
         return Node(self.builder.emit(op, tuple(node.slot for node in operands), params, span), start, end)
 
+    def _power(self, base: Node, power: FunctionPower, end: int) -> Node:
+        """base ^ power, emitted as `base^2` or `base^-1` would be (a negative power is the negation of a number)."""
+        span = power.start, power.end
+        exponent = Node(self.builder.const(abs(power.value), span), *span)
+        if power.value < 0:
+            exponent = self._emit("neg", (exponent,), (power.start, power.start + 1), *span)
+        return self._emit("pow", (base, exponent), span, base.start, end)
+
     def _constant(self, node: Node, what: str) -> Any:
         """The value of a subexpression that must not depend on variables."""
         instructions, outputs = prune(self.builder.instructions, (node.slot,))
@@ -239,15 +450,43 @@ class _Compiler(Transformer):
         return kind(message, self.builder.text, _span(token, token))
 
 
+class _NameToken(NamedTuple):
+    """A stand-in for a name's token, for a call the compiler makes itself (a built-in's prime)."""
+    value: str
+    start_pos: int
+    end_pos: int
+
+
+def _superscript_value(token: Token) -> tuple[float, int, int]:
+    """(value, start, end) of a run of superscript digits, `⁻` first for a negative one."""
+    digits = token.value.lstrip("\u207b").translate(_SUPERSCRIPTS)
+    sign = -1.0 if token.value.startswith("\u207b") else 1.0
+    return sign * float(digits), token.start_pos, token.end_pos
+
+
+def _argument_count(name: str, counts: list[int], given: int) -> str:
+    plural = "" if counts == [1] else "s"
+    return f"{name} takes {' or '.join(str(n) for n in counts)} argument{plural}, got {given}"
+
+
+def _statement_at(text: str, offset: int) -> str:
+    """The statement that starts at `offset` (up to its ';' or new line)."""
+    return re.split(r"[;\n]", text[offset:], maxsplit=1)[0]
+
+
 # -- the Lark parser, built once per process --------------------------------------------
 
 _TERMINAL_WORDS = {
     "NUMBER": "a number", "NAME": "a name", "CALLEE": "a function call", "LPAREN": "'('", "RPAREN": "')'",
     "LBRACKET": "'['", "RBRACKET": "']'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "DIVIDE": "'/'",
-    "MATMUL": "'@'", "POWER": "'^'", "ASSIGN": "'='", "TRANSPOSE": "'.T'", "COMMA": "','", "WHERE": "'where'",
+    "MATMUL": "'@'", "POWER": "'^'", "ASSIGN": "'='", "TRANSPOSE": "'.T'", "_COMMA": "','", "WHERE": "'where'",
+    "FUNC": "a function", "ROOT": "a root", "BAR": "'|'", "BAR_OPEN": "'|'", "CALL_LPAREN": "'('",
+    "PRIMED": "a derivative", "DEFINED": "a function definition", "SUPERSCRIPT": "a superscript power",
+    "DEGREE": "'°'", "COMPARE": "a comparison",
     "SEMICOLON": "';'", "_NEWLINE": "a new line", "$END": "the end of the text",
 }
-_OPERAND_STARTS = {"NUMBER", "NAME", "CALLEE", "LPAREN", "LBRACKET", "MINUS", "PLUS"}
+_OPERAND_STARTS = {"NUMBER", "NAME", "CALLEE", "LPAREN", "LBRACKET", "MINUS", "PLUS", "FUNC", "ROOT", "BAR_OPEN",
+                   "PRIMED"}
 _SEPARATORS = {"SEMICOLON", "_NEWLINE"}
 
 
@@ -287,29 +526,39 @@ def _cache_path(grammar: str, cython: bool = False) -> str | bool:
     return path if stat.S_ISREG(status.st_mode) and status.st_uid == os.geteuid() else False  # Lark follows links
 
 
+def _terminal_names(grammar: str) -> list[str]:
+    """The grammar's named terminals that reach the parser (not comments), for the token callback."""
+    return [name for name in re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)(?:\.\d+)?\s*:", grammar) if name != "COMMENT"]
+
+
 class Parser:
     """One Lark LALR parser with the compiler as its inline transformer; thread-safe."""
 
     def __init__(self, accelerated: bool = True) -> None:
         self._compiler = _Compiler()
+        self._retyper = Retyper()
         grammar = _grammar_text()
         plugins = _lark_cython_plugins() if accelerated else {}
         # The basic lexer: the grammar needs no context to tell its tokens apart (`where` is a
         # keyword everywhere), and the contextual one compiles a lexer per parser state at the
-        # first parse, 1.3 ms of every one-shot command.
+        # first parse, 1.3 ms of every one-shot command. What the lexer cannot tell from the
+        # text alone (is this "|" opening or closing?) the retyper tells from the tokens before.
+        callbacks = {name: self._retyper for name in _terminal_names(grammar)}
         self._lark = Lark(grammar, parser="lalr", lexer="basic", transformer=self._compiler, _plugins=plugins,
-                          cache=_cache_path(grammar, cython=bool(plugins)))
+                          lexer_callbacks=callbacks, cache=_cache_path(grammar, cython=bool(plugins)))
         self._lock = _thread.allocate_lock()  # not threading's: that module costs ~1 ms of start-up
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
         joined = join_bracketed_lines(text)
         with self._lock:
             compiler = self._compiler
-            compiler.reset(text, constructors)
+            heads = function_heads(joined)
+            compiler.reset(text, constructors, heads)
+            self._retyper.reset(text, heads)
             try:
                 self._lark.parse(joined)
             except UnexpectedInput as error:
-                raise _parse_error(joined, error, shown=text) from None
+                raise _parse_error(joined, error, shown=text, retyper=self._retyper) from None
             return compiler, compiler.result
 
 
@@ -383,12 +632,27 @@ def _unexpected_closer(text: str, token: Token, expected: set[str]) -> str:
     return f"expected a value before '{closer}'" if expected & _OPERAND_STARTS else f"unmatched '{closer}'"
 
 
-def _parse_error(text: str, error: UnexpectedInput, shown: str) -> ParseError:
+def _parse_error(text: str, error: UnexpectedInput, shown: str, retyper: Retyper) -> ParseError:
     """The error for `text`, the parsed form of `shown` (join_bracketed_lines), placed in `shown`."""
     if isinstance(error, UnexpectedCharacters):
         return _unexpected_character(shown, error.pos_in_stream)
     expected = set(getattr(error, "expected", ()) or ())
     token = getattr(error, "token", None)
+    function = _function_before(retyper, token)
+    if function is not None:
+        name = normal(function.value)
+        if token is not None and token.type == "MINUS":
+            message = f"'{name}' is a function: write {name}(-...) for a negative argument"
+        else:
+            message = f"'{name}' is a function: call it as {name}(...)"
+        return ParseError(message, shown, (function.start_pos, function.end_pos))
+    if token is not None and token.type == "COMPARE" and "COMPARE" not in expected:
+        return ParseError("comparisons do not chain: write (a < b) * (b < c) for both", shown,
+                          (token.start_pos, token.end_pos))
+    if token is None or token.type == "$END" or token.type in ("BAR", "BAR_OPEN"):
+        unclosed = retyper.unclosed_bar()
+        if unclosed is not None:
+            return unclosed
     if token is None or token.type == "$END":
         # Lark's end token borrows the last token's position; point just past its code.
         last_end = token.end_pos if token is not None and token.end_pos is not None else len(text)
@@ -405,9 +669,22 @@ def _parse_error(text: str, error: UnexpectedInput, shown: str) -> ParseError:
     return ParseError(message, shown, span)
 
 
+def _function_before(retyper: Retyper, token: Token | None) -> Token | None:
+    """The bare function name (FUNC or √) right before the unexpected token, if that is what it follows."""
+    if token is None or token.type == "$END":
+        last = retyper.previous
+    elif token is retyper.previous or (token.start_pos == getattr(retyper.previous, "start_pos", None)):
+        last = retyper.before
+    else:
+        return None
+    return last if last is not None and last.type in ("FUNC", "ROOT") else None
+
+
 def _unexpected_character(text: str, position: int) -> ParseError:
     char = text[position]
     hint = "; numbers look like 2, 2.5, .5 or 1e-3" if char == "." else ""
+    if char == "'" and position > 0 and (text[position - 1].isalnum() or text[position - 1] in "_'"):
+        hint = "; a prime is written on a call: f'(x)"
     return ParseError(f"unexpected character {char!r}{hint}", text, (position, position + 1))
 
 
@@ -439,7 +716,7 @@ def _unexpected_token(text: str, token: Token, expected: set[str]) -> str:
         return f"unexpected number '{token.value}': write '*' between a value and a number that follows it"
     if token.type == "ASSIGN":
         return "unexpected '='; a definition is NAME = EXPR, before the final expression"
-    if expected & _OPERAND_STARTS and expected <= _OPERAND_STARTS | _SEPARATORS | {"TRANSPOSE"}:
+    if expected & _OPERAND_STARTS and expected <= _OPERAND_STARTS | _SEPARATORS | {"TRANSPOSE", "DEFINED"}:
         return f"expected a value, found {found}"
     return f"unexpected {found}{_listed(expected)}"
 

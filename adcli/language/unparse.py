@@ -18,7 +18,8 @@ from ..lazy_numpy import np
 from ..engine.primitives import FUNCTIONS
 from ..engine.program import CONST, VAR, Instruction, Program
 
-INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^"}
+INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^",
+         "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 INLINE_LIMIT = 200  # characters; a longer subexpression becomes a definition
 
 # primitive -> the function name the language spells it with (max/min cover two primitives each)
