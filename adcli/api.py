@@ -10,7 +10,8 @@ from . import program_store
 
 from .engine import derivatives
 from .errors import BindingError, NamingError, suggestion
-from .engine.primitives import CONSTANTS, FUNCTIONS
+from .engine.primitives import CONSTANTS
+from .language.names import is_builtin_function
 from .engine.program import Program
 from .engine.tape import forward
 
@@ -35,7 +36,7 @@ def to_python(value: Any) -> float | np.ndarray:
 
 
 def check_bindable(name: str) -> None:
-    if name in CONSTANTS or name in FUNCTIONS:
+    if name in CONSTANTS or is_builtin_function(name):
         kind = "constant" if name in CONSTANTS else "function"
         raise BindingError(f"cannot bind '{name}': it is a {kind}")
 

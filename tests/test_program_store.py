@@ -21,6 +21,9 @@ PROGRAMS = [
     "a = x^2; b = a + 1\na b where x=2", "sum([1, 2, 3] x, axis=0)", "log(x, 2)", "-x^-2 ** 3 + 0 * -0.0",
     "[[1, 2], [3, 4]].T @ v", "mean((W @ x + b - y)^2)", "max(x, 0) + min(x)  # a comment",
     "x where x = 1e400", "e^pi x", "1/x \r\n",
+    # written as on paper (SPEC section 6): bars, bare functions, Unicode, user functions, derivatives
+    "||x| - 1| + sin^2 x + ln x/2", "sin²x + √x + 30° + π θ", "f(x) = x^2 sin x; f(2) + f(y)",
+    "diff(x^2 sin(x), x)", "f(x) = x^3; f''(x) + sin'(x)", "where(x > 0, x, -x) + (x <= 1)",
 ]
 
 

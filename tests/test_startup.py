@@ -52,6 +52,11 @@ def imported_by(*args: str, cache: Path) -> list[str]:
     ("grad", "(x+2y)^2 tanh(x y)", "--at", "x=1,y=2", "--format", "json"),
     ("grad", "w*x + b", "--at", "x=1,w=2,b=3", "--format", "csv", "--digits", "5"),
     ("eval", "sin(x) y", "--at", "x=1,y=2", "--format", "plain"),
+    # written as on paper: the store and the scalar sweep serve these forms too
+    ("grad", "f(x) = x^2 sin x; f(x) + |x - 1|", "--at", "x=2"),
+    ("eval", "sin²x + √x + 30° + ln x/2", "--at", "x=2"),
+    ("grad", "diff(x^2 sin(x), x) + sin'(x)", "--at", "x=1"),
+    ("grad", "where(x > 0, x^2, -x) + (x < 1)", "--at", "x=2"),
 ])
 def test_one_shot_commands_skip_heavy_imports(tmp_path, command):
     first = imported_by(*command, cache=tmp_path)  # builds the parser cache, compiles and stores the program

@@ -402,6 +402,8 @@ def main() -> None:
       adcli grad "(sqrt(x)+1)^3" --at x=2
       adcli grad "(x + 2y)^2" --at x=1,y=2 --format json
       adcli eval "sin(x)" --at x=linspace(0,pi,5)
+      adcli grad "f(x) = x^2 sin x; f'(x) + |x - 1|" --at x=2
+      adcli eval "diff(ln x/2 + sin²x, x)" --at x=1
 
     Values and gradients follow PyTorch float64. Run `adcli COMMAND --help` for each command.
     """
@@ -422,6 +424,8 @@ def eval_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
     \b
       adcli eval "w*x + b" --at x=1,w=2,b=3
       adcli eval "x^2 where x=3"
+      adcli eval "sin²x + cos²x + √x + 30°" --at x=2
+      adcli eval "where(x > 0, x, 0) + diff(x^3, x, 2)" --at x=3
       generate-formulas | adcli eval - --at x=2 --format json
       adcli eval "exp(-x^2) y" --points grid.csv --format csv
     """
@@ -449,6 +453,7 @@ def grad_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
       adcli grad "(sqrt(x)+1)^3" --at x=2
       adcli grad "(x + 2y)^2" --at x=1 --at y=2 --wrt y
       adcli grad "x^3 sin(x)" --at x=1 --wrt x --order 3
+      adcli grad "g(x, y) = x y + y; g(x, 2) |x - 1|" --at x=3
       adcli grad - --format json < formulas.txt | jq .grad
       adcli grad "(x + 2y)^2 tanh(x y)" --points points.csv --format csv
     """

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import io
-import re
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO, Callable, Iterator, Mapping
@@ -20,6 +19,7 @@ from ..lazy_numpy import np
 from ..api import Compiled, check_bindable
 from .batch import LineTooLong, Output, bounded_lines, byte_size, decode_line, strip_line_end, UTF8_BOM
 from ..errors import AdcliError, BindingError, ShapeError, unexpected
+from ..language.names import normal
 from ..render.formats import PointStream
 from ..engine.primitives import REDUCTIONS
 from ..engine.program import LEAVES, Program
@@ -35,7 +35,6 @@ MAX_ROW_BYTES = 1 << 20
 # numbers, one to three chunks of ~0.25 s each; starting the workers costs ~20 ms.
 MIN_BYTES_FOR_JOBS = 1 << 21
 COMBINING = REDUCTIONS | {"matmul", "transpose", "stack"}
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 TERMINAL_HINT = ("adcli: reading points from standard input: a header line of variable names, "
                  "then one row of numbers per point; end with Ctrl-D")
@@ -218,7 +217,7 @@ class PointsFile:
 
 def header_names(text: str) -> list[str]:
     """The variables a points file's header names, in order."""
-    names = [_unquoted(cell.strip()) for cell in text.split(",")]
+    names = [normal(_unquoted(cell.strip())) for cell in text.split(",")]
     check_names(names, "the points file's header", text)
     return names
 
@@ -226,7 +225,7 @@ def header_names(text: str) -> list[str]:
 def check_names(names: list[str], where: str, text: str | None = None) -> None:
     """Each name a bindable variable, none twice."""
     for column, name in enumerate(names, start=1):
-        if not _NAME.fullmatch(name):
+        if not name.isidentifier():
             raise BindingError(f"{where} must name variables, but column {column} is {name!r}", text, None)
         check_bindable(name)
         if names.index(name) != column - 1:

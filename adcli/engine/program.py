@@ -169,12 +169,18 @@ class ProgramBuilder:
         except TypeError:  # unhashable parameters
             return _result_shape.__wrapped__(op, shapes, params)
 
-    def inline(self, program: Program) -> list[int]:
-        """Emit a program's instructions as they are, without rewriting them: each one's slot here."""
+    def inline(self, program: Program, substitutions: Mapping[str, int] | None = None) -> list[int]:
+        """Emit a program's instructions as they are, without rewriting them: each one's slot here.
+
+        `substitutions` puts the given slots in place of the named variables (a call's arguments).
+        """
         slots: list[int] = []
         emit = self.emit
         for op, args, params, span in program.instructions:
-            slots.append(emit(op, tuple(slots[a] for a in args), params, span))
+            if substitutions and op == VAR and params[0][1] in substitutions:
+                slots.append(substitutions[params[0][1]])
+            else:
+                slots.append(emit(op, tuple(slots[a] for a in args), params, span))
         return slots
 
     def const(self, value: Any, span: tuple[int, int] = (0, 0)) -> int:

@@ -75,12 +75,30 @@ def _is_zero(value: Any) -> bool:
 def fold_constants(tracer: Tracer, term: Term) -> Handle | None:
     if not term.constants or any(c is None for c in term.constants) or term.op not in PRIMITIVES:
         return None
-    try:
-        with np.errstate(all="ignore"):
-            value = PRIMITIVES[term.op].forward(*term.constants, **term.params)
-    except (ValueError, IndexError, TypeError):  # operands NumPy refuses: left for the sweep to report at their place
-        return None
+    value = _folded_on_floats(term)
+    if value is None:
+        try:
+            with np.errstate(all="ignore"):
+                value = PRIMITIVES[term.op].forward(*term.constants, **term.params)
+        except (ValueError, IndexError, TypeError):  # operands NumPy refuses: left for the sweep to report at their place
+            return None
     return Handle(tracer, tracer.builder.const(value, tracer.span))
+
+
+# Folded on Python floats, whose IEEE arithmetic and comparisons give NumPy's float64 answers bit
+# for bit (no libm in between), so that recording the derivative of a scalar program (diff(...)
+# in a one-shot command) does not load NumPy.
+_EXACT_ON_FLOATS = frozenset(("add", "sub", "mul", "div", "neg", "equal", "greater", "greater_equal", "logical_and",
+                              "where", "lt", "le", "gt", "ge", "eq", "ne"))
+
+
+def _folded_on_floats(term: Term) -> float | None:
+    if term.params or term.op not in _EXACT_ON_FLOATS or not all(type(c) is float for c in term.constants):
+        return None
+    try:
+        return float(PRIMITIVES[term.op].scalar(*term.constants))
+    except ArithmeticError:  # 1/0: NumPy's inf or nan
+        return None
 
 
 _NEUTRAL = {"mul": 1.0, "add": 0.0, "sub": 0.0, "div": 1.0}  # x op this == x
@@ -102,7 +120,7 @@ def drop_shape_identity(tracer: Tracer, term: Term) -> Handle | None:
     if term.op != "where":
         return tracer.handle(slots[0]) if shape(slots[0]) is not None and shape(slots[0]) == shape(slots[1]) else None
     condition = term.constants[0]
-    if condition is not None and np.ndim(condition) == 0:
+    if condition is not None and _is_scalar_value(condition):
         chosen, other = (slots[1], slots[2]) if condition else (slots[2], slots[1])
         if _is_scalar(tracer, other) or (shape(chosen) is not None and shape(chosen) == shape(other)):
             return tracer.handle(chosen)  # the result has the chosen branch's shape
@@ -111,7 +129,11 @@ def drop_shape_identity(tracer: Tracer, term: Term) -> Handle | None:
 
 def _is_scalar(tracer: Tracer, slot: int) -> bool:
     value = tracer.builder.constant_value(slot)
-    return (value is not None and np.ndim(value) == 0) or tracer.builder.shape(slot) == ()
+    return (value is not None and _is_scalar_value(value)) or tracer.builder.shape(slot) == ()
+
+
+def _is_scalar_value(value: Any) -> bool:
+    return type(value) is float or np.ndim(value) == 0  # a float first: deciding it must not load NumPy
 
 
 def fuse_scans(tracer: Tracer, term: Term) -> Handle | None:

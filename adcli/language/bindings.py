@@ -13,6 +13,7 @@ from ..lazy_numpy import np
 
 from ..api import as_value, check_bindable
 from ..errors import AdcliError, BindingError
+from .names import normal
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -115,6 +116,7 @@ def _split_assignment(part: str, option: str) -> tuple[str, str]:
     name = name.strip()
     if not equals or not name.isidentifier():
         raise BindingError(f"--at takes NAME=VALUE, got '{part.strip() or option}'")
+    name = normal(name)  # as the parser compares names: a full-width ｘ is x
     check_bindable(name)
     if not value.strip():
         raise BindingError(f"--at {name}= needs a value")

@@ -61,10 +61,4 @@ def derivative_program(builder: ProgramBuilder, output: int, variable: str, orde
 
 def inline(builder: ProgramBuilder, program: Program, substitutions: Mapping[str, int]) -> int:
     """Emit `program` into the builder, the named variables replaced by slots; the slot of its output."""
-    slots: list[int] = []
-    for op, args, params, span in program.instructions:
-        if op == VAR and params[0][1] in substitutions:
-            slots.append(substitutions[params[0][1]])
-        else:
-            slots.append(builder.emit(op, tuple(slots[arg] for arg in args), params, span))
-    return slots[program.output]
+    return builder.inline(program, substitutions)[program.output]

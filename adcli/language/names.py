@@ -26,7 +26,7 @@ DERIVATIVE_FUNCTIONS = {"diff": (2, 3)}
 OTHER_TOOLS = {
     "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh",
     "arctanh": "atanh", "arsinh": "asinh", "arcosh": "acosh", "artanh": "atanh", "arctan2": "atan2",
-    "arcsec": "acos", "sgn": "sign", "signum": "sign", "lg": "log10", "ld": "log2", "lb": "log2",
+    "sgn": "sign", "signum": "sign", "lg": "log10", "ld": "log2", "lb": "log2",
     "exponential": "exp", "ceiling": "ceil", "absolute": "abs", "fabs": "abs", "logistic": "sigmoid",
     "expit": "sigmoid", "power": "pow", "root": "sqrt", "cosec": "csc", "cotan": "cot", "ctg": "cot",
     "tg": "tan", "arctg": "atan", "amax": "max", "amin": "min", "maximum": "max", "minimum": "min",
