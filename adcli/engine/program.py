@@ -153,7 +153,7 @@ class ProgramBuilder:
     def _infer_shape(self, op: str, args: tuple[int, ...], params: tuple) -> Shape:
         if op == CONST:
             (_, value), = params
-            return np.shape(value)
+            return () if type(value) is float else np.shape(value)  # a float: no NumPy for a scalar recording
         if op == VAR:
             (_, name), = params
             return self._variable_shapes.get(name)

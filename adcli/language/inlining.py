@@ -56,7 +56,8 @@ def derivative_program(builder: ProgramBuilder, output: int, variable: str, orde
     from ..engine.derivatives import nth_derivative_program  # only programs that take derivatives load it
 
     instructions, outputs = prune(builder.instructions, (output,))
-    return nth_derivative_program(Program(builder.text, instructions, outputs, (), {}), variable, order)
+    variables = tuple(instruction.params[0][1] for instruction in instructions if instruction.op == VAR)
+    return nth_derivative_program(Program(builder.text, instructions, outputs, variables, {}), variable, order)
 
 
 def inline(builder: ProgramBuilder, program: Program, substitutions: Mapping[str, int]) -> int:
