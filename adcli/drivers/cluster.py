@@ -29,7 +29,7 @@ SCHEDULER_VARIABLE = "ADCLI_SCHEDULER"
 LARGEST_LOCAL_CLUSTER = 64  # workers that `local:N` may start on this machine
 BLOCK_BYTES = 1 << 26  # a partition of a text input: big enough that a task outweighs its scheduling
 SMALLEST_BLOCK = 1 << 20  # ... but a small file is still cut so that every worker gets a few
-PARQUET_PARTITION_CHUNKS = 16  # chunks of rows per Parquet partition
+PARQUET_PARTITION_CHUNKS = 16  # chunks of rows per Parquet partition at most (fewer for a small file)
 AHEAD_PER_WORKER = 2  # partitions in flight per worker: every worker busy, the client's memory bounded
 CONNECT_SECONDS = 20  # how long a client waits for a scheduler before it gives up
 RETRIES = 2  # a partition that raised (not one whose worker died: the scheduler reruns those) is tried again
@@ -256,7 +256,11 @@ def write_points(address: str, compiled: Any, bindings: Any, points_source: Any,
         with connect(address) as client:
             if hasattr(points_source, "row_count"):
                 task: Any = ParquetChunks(evaluate)
-                partitions: Iterable[tuple] = row_partitions(points_source.row_count, points_source.chunk_rows)
+                chunks = -(-points_source.row_count // points_source.chunk_rows)
+                per_partition = max(1, min(PARQUET_PARTITION_CHUNKS,
+                                           chunks // (2 * AHEAD_PER_WORKER * workers_of(client))))
+                partitions: Iterable[tuple] = row_partitions(points_source.row_count, points_source.chunk_rows,
+                                                             per_partition)
             else:
                 task = PointBlocks(evaluate, path, points_source.chunk_rows)
                 ranges = line_ranges(client, path, points_source.data_offset(path))
