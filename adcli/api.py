@@ -116,8 +116,21 @@ class Compiled:
         """(value, d^order/d name^order of the summed value)."""
         inputs = self.inputs(bindings)
         self.gradient_order(inputs, [name])
-        program = self.derivative_program(name, order, derivatives.shapes_of(inputs))
-        return to_python(self.evaluate(inputs)), to_python(forward(program, inputs)[program.output])
+        values = forward(self.program, inputs)
+        derivative = self.nth_derivative(inputs, values, name, order)
+        if derivative is None:
+            program = self.derivative_program(name, order, derivatives.shapes_of(inputs))
+            derivative = forward(program, inputs)[program.output]
+        return to_python(values[self.program.output]), to_python(derivative)
+
+    def nth_derivative(self, inputs: Mapping[str, Any], values: list[Any], name: str, order: int) -> float | None:
+        """The nth derivative at a scalar point from one Taylor sweep (order >= 2), or None where the
+        nested derivative program answers instead (arrays, kinks and domain edges, non-finite values)."""
+        if order < 2:
+            return None
+        from .engine.taylor import derivative_at  # here: series arithmetic loads only when asked for
+
+        return derivative_at(self.program, inputs, values, name, order)
 
     def derivative_program(self, name: str, order: int, shapes: Mapping[str, tuple[int, ...]] | None = None) -> Program:
         """The program of the nth derivative, for these shapes of the variables (default: any shapes;

@@ -150,3 +150,52 @@ def test_library():
     sides = adcli.compile("1/x").limit("x", at=0.0)
     assert sides.value is None and (sides.left, sides.right) == (-math.inf, math.inf)
     assert adcli.compile("a x^2").taylor("x", at=1.0, order=2, a=3.0) == [3.0, 6.0, 3.0]
+
+
+# -- grad --order on Taylor mode ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, point", [("x^3 sin(x)/(1 + x^2)", 0.5), ("exp(sin(x))", -1.2), ("log(1 + x^2) tanh(x)", 1.7),
+                                          ("sqrt(1 + x^2) / (2 + cos(x))", 0.3), ("x^x", 1.3), ("atan2(x, 2) erf(x)", 0.8)])
+def test_grad_order_is_taylor_mode_and_agrees_with_the_nested_program(cli, text, point):
+    from adcli.engine.derivatives import nth_derivative_program
+    from adcli.engine.tape import forward
+
+    compiled = adcli.compile(text)
+    for order in (2, 3, 5, 8):
+        run = cli("grad", text, "--at", f"x={point}", "--wrt", "x", "--order", str(order), "--format", "json")
+        nested = nth_derivative_program(compiled.program, "x", order)
+        expected = forward(nested, {"x": point})[nested.output]
+        assert run.json()["derivative"] == pytest.approx(expected, rel=1e-11, abs=1e-12)
+
+
+def test_grad_order_64_in_one_sweep_matches_leibniz_at_50_digits(cli):
+    import mpmath
+
+    mpmath.mp.dps = 50
+    x, n = mpmath.mpf(0.5), 64
+
+    def cubic_sine(j):  # d^j/dx^j x^3 sin(x)
+        return mpmath.fsum(mpmath.binomial(j, i) * mpmath.ff(3, i) * x ** (3 - i) * mpmath.sin(x + (j - i) * mpmath.pi / 2)
+                           for i in range(min(j, 3) + 1))
+
+    def lorentzian(m):  # d^m/dx^m 1/(1 + x^2), from 1/(x - i) - 1/(x + i) over 2i
+        return mpmath.re(mpmath.factorial(m) * (-1) ** m * ((x - 1j) ** -(m + 1) - (x + 1j) ** -(m + 1)) / 2j)
+
+    exact = mpmath.fsum(mpmath.binomial(n, j) * cubic_sine(j) * lorentzian(n - j) for j in range(n + 1))
+    run = cli("grad", "x^3 sin(x)/(1+x^2)", "--at", "x=0.5", "--wrt", "x", "--order", "64", "--format", "json")
+    assert run.json()["derivative"] == pytest.approx(float(exact), rel=1e-12)
+
+
+@pytest.mark.parametrize("text, point, expected", [
+    ("abs(x^2)", "0", 0.0),  # PyTorch: d/dx abs(u) = sign(u) u', and sign(0) = 0, at every order
+    ("relu(x) x^2", "0", 0.0), ("max(x^3, 0)", "0", 0.0),
+])
+def test_grad_order_at_kinks_keeps_pytorchs_conventions(cli, text, point, expected):
+    run = cli("grad", text, "--at", f"x={point}", "--wrt", "x", "--order", "2", "--format", "json")
+    assert run.json()["derivative"] == expected
+
+
+def test_library_derivative_takes_the_same_path():
+    value, third = adcli.compile("x^3 sin(x)").derivative("x", 3, x=1.0)
+    assert third == pytest.approx(6.660726245334686, rel=1e-14)
+    assert adcli.compile("abs(x^2)").derivative("x", 2, x=0.0)[1] == 0.0

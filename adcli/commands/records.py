@@ -57,13 +57,15 @@ def derivative_outcome(compiled: Compiled, bindings: Mapping[str, Any], wrt: Seq
         hint = "; for second derivatives in several variables use 'adcli hessian'" if order == 2 else ""
         raise NamingError(f"--order {order} needs exactly one variable in --wrt, got {len(names)}{hint}")
     name = compiled.gradient_order(inputs, names)[0]
-    program = compiled.derivative_program(name, order, derivatives.shapes_of(inputs))
-    values = forward(program, inputs)
-    derivative = values[program.output]
     value_values = forward(compiled.program, inputs)
+    derivative, warnings = compiled.nth_derivative(inputs, value_values, name, order), []
+    if derivative is None:
+        program = compiled.derivative_program(name, order, derivatives.shapes_of(inputs))
+        values = forward(program, inputs)
+        derivative = values[program.output]
+        warnings = _warnings(compiled.program, value_values, None) or _warnings(program, values, None)
     record = {"expr": compiled.text, "value": value_values[compiled.program.output], "wrt": name,
               "order": order, "derivative": derivative}
-    warnings = _warnings(compiled.program, value_values, None) or _warnings(program, values, None)
     return Outcome(record, warnings)
 
 

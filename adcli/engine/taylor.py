@@ -18,6 +18,7 @@ from ..lazy_numpy import np
 
 from ..errors import BindingError, SeriesError
 from . import series
+from .diagnostics import all_finite, kinks
 from .primitives import PRIMITIVES
 from .program import Instruction, Program
 from .sweeps import Interpreter, evaluate
@@ -135,3 +136,29 @@ def limit(program: Program, inputs: Mapping[str, Any], name: str) -> Limit:
         return Limit(coefficient, coefficient)
     right = math.copysign(math.inf, coefficient)  # a pole: c t^-m grows without bound, its sign set by c and m
     return Limit(right if leading.valuation % 2 == 0 else -right, right)
+
+
+SMALLEST_TRUSTED = 1e-280  # a coefficient this close to float64's underflow has lost digits
+
+
+def derivative_at(program: Program, inputs: Mapping[str, Any], values: list[Any], name: str, order: int) -> float | None:
+    """d^order/d name^order at a scalar point as order! c_order from one Taylor sweep, or None where the
+    nested derivative program must answer instead.
+
+    That is: an array, a nan or inf anywhere in the forward `values`, a point on a kink or domain
+    edge of some primitive (there PyTorch's conventions, which the nested program follows, are
+    the contract), a part that is not analytic, or a coefficient near underflow. Elsewhere both
+    agree to rounding, and one sweep is much faster from order 2 on.
+    """
+    if not all(np.ndim(value) == 0 for value in inputs.values()) or not all(map(all_finite, values)):
+        return None
+    if kinks(program, values):
+        return None
+    try:
+        coefficient = taylor_coefficients(program, inputs, name, order)[order]
+    except SeriesError:
+        return None
+    derivative = coefficient * math.factorial(order)
+    if coefficient != 0.0 and abs(coefficient) < SMALLEST_TRUSTED or not math.isfinite(derivative):
+        return None
+    return derivative

@@ -24,6 +24,7 @@ import batch_rate  # noqa: E402
 import big_sum  # noqa: E402
 import points  # noqa: E402
 import startup  # noqa: E402
+import taylor_mode  # noqa: E402
 import training  # noqa: E402
 from harness import HERE, Row, machine, table  # noqa: E402
 
@@ -34,6 +35,7 @@ SECTIONS = {
     "memory": points.memory_rows,
     "sum": big_sum.run,
     "training": training.run,
+    "taylor": taylor_mode.run,
 }
 RESULTS = HERE / "RESULTS.md"
 
