@@ -185,6 +185,13 @@ def test_a_builtin_prime_is_its_derivative():
     assert evaluate("exp'''(x)", x=1.0) == math.e
 
 
+def test_unicode_primes_count_as_textbooks_write_them():
+    assert evaluate("f(x) = x^4; f′(2)") == 32.0
+    assert evaluate("f(x) = x^4; f″(2)") == 48.0 == evaluate("f(x) = x^4; f''(2)")
+    assert evaluate("f(x) = x^4; f‴(2)") == 48.0 == evaluate("f(x) = x^4; f" + "'" * 3 + "(2)")
+    assert evaluate("sin′(0)") == 1.0
+
+
 def test_primes_and_diff_share_the_programs_slots():
     # f'(x) and f(x) share sin(x), cos(x) and x^2: the derivative adds only what is new
     alone = len(compile_program("f(x) = x^2 sin(x); f(x)").instructions)
@@ -349,6 +356,8 @@ def test_once_unknown_names_now_work():
     ("||", "unclosed '|': add the '|' that closes it", 2),
     ("sin^-1(x)", "'sin^-1' has two meanings: write asin(x) for the inverse function or sin(x)^-1 for the reciprocal", 1),
     ("sin⁻¹ x", "'sin⁻¹' has two meanings: write asin(x) for the inverse function or sin(x)^-1 for the reciprocal", 1),
+    ("sin^(-1)(x)", "'sin^(-1)' has two meanings: write asin(x) for the inverse function or sin(x)^-1", 1),
+    ("tan^(-1) x", "'tan^(-1)' has two meanings: write atan(x) for the inverse function or tan(x)^-1", 1),
     ("sqrt^-1(x)", "a power written on a function is a positive whole number; for this one write sqrt(x)^-1", 1),
     ("sin^x y", "a power written on a function is a positive whole number (sin^2 x)", 5),
     ("sin^0 x", "a power written on a function is a positive whole number (sin^2 x)", 5),
@@ -367,6 +376,23 @@ def test_parse_errors_have_a_caret(cli, text, message, column):
     first, source, caret = run.stderr.splitlines()
     assert first.startswith(f"adcli: error: {message}") and first.endswith(f"(at column {column})"), first
     assert caret.index("^") - 2 == column - 1
+
+
+def test_the_grammar_is_lalr_without_conflicts(caplog):
+    """Lark resolves a shift/reduce conflict silently (as a shift); this grammar must have none."""
+    import logging
+
+    from lark import Lark, logger
+    from adcli.language.parser import _grammar_text
+
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="lark"):
+            Lark(_grammar_text(), parser="lalr", lexer="basic", debug=True)
+    finally:
+        logger.setLevel(level)
+    assert [record.message for record in caplog.records if "onflict" in record.message] == []
 
 
 # -- Unicode names --------------------------------------------------------------------------------

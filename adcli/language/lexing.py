@@ -134,6 +134,9 @@ class Retyper:
         elif stage == 2:
             if kind == "MINUS":
                 raise self._negative_power(_digits_end(self.text, token.end_pos))
+            negative = _BRACKETED_NEGATIVE.match(self.text, token.start_pos) if kind == "LPAREN" else None
+            if negative:  # sin^(-1)(x)
+                raise self._negative_power(negative.end())
             if kind != "NUMBER" or not token.value.isdigit() or int(token.value) == 0:
                 raise self._power_error(token)
             self.stage = 3
@@ -164,6 +167,9 @@ def _span(token: Any) -> tuple[int, int]:
     return token.start_pos, max(token.end_pos, token.start_pos + 1)
 
 
+_BRACKETED_NEGATIVE = re.compile(r"\([ \t]*-[ \t]*[0-9]+[ \t]*\)")
+
+
 def _digits_end(text: str, start: int) -> int:
     match = re.compile(r"[ \t]*[0-9]+").match(text, start)
     return match.end() if match else start
@@ -176,6 +182,7 @@ def _power_text(written: str) -> str:
     """'-1' for what follows the name in `sin^-1`, `sin ** -1` or `sin⁻¹`."""
     power = written.replace(" ", "").replace("\t", "")
     power = power[2:] if power.startswith("**") else power.removeprefix("^")
+    power = power[1:-1] if power.startswith("(") else power
     return power.translate(_SUPERSCRIPT_DIGITS)
 
 

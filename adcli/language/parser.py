@@ -63,6 +63,7 @@ class _Defining(NamedTuple):
     span: tuple[int, int]
 
 
+_PRIMES = {"'": 1, "\u2032": 1, "\u2033": 2, "\u2034": 3}  # f'(x), f′(x), f″(x), f‴(x)
 _BINARY_OPS = {"PLUS": "add", "MINUS": "sub", "TIMES": "mul", "DIVIDE": "div", "MATMUL": "matmul", "POWER": "pow"}
 _SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
 
@@ -205,8 +206,9 @@ class _Compiler(Transformer):
     def primed_call(self, children: list) -> Node:
         """`f'(x)`, `sin''(x)`: a derivative of a function of one variable, at the argument."""
         primed, _, arguments, rparen = children
-        name = normal(primed.value.rstrip("'"))
-        order = len(primed.value) - len(primed.value.rstrip("'"))
+        written = primed.value.rstrip("".join(_PRIMES))
+        name = normal(written)
+        order = sum(_PRIMES[mark] for mark in primed.value[len(written):])
         span = primed.start_pos, primed.end_pos
         self._check_order(order, span)
         positional = self._positional(name + "'" * order, arguments)
