@@ -59,9 +59,12 @@ class Retyper:
         self.since_close = 0
 
     def __call__(self, token: Any) -> Any:
+        # Lark calls this for every token of every line of a batch: the common path makes no further call.
         kind = token.type
         if kind == "NAME":
-            name = normal(token.value)
+            name = token.value
+            if not name.isascii():
+                name = normal(name)
             if name in BARE_FUNCTIONS or name in self.bare:
                 token.type = kind = "FUNC"
         elif kind == "BAR":
@@ -80,9 +83,12 @@ class Retyper:
             self._close_bracket(token)
         elif kind in _NO_BAR_ACROSS and self.open and self.open[-1].type == "BAR_OPEN":
             raise self.unclosed_bar()
-        self._follow_function(token, kind)
-        self._follow_bars(kind)
-        self.before, self.previous = self.previous, token
+        if self.stage or kind == "FUNC" or kind == "ROOT":
+            self._follow_function(token, kind)
+        if self.closed_depth is not None:
+            self._follow_bars(kind)
+        self.before = self.previous
+        self.previous = token
         return token
 
     # -- bars
@@ -100,8 +106,6 @@ class Retyper:
         return "BAR_OPEN"
 
     def _follow_bars(self, kind: str) -> None:
-        if self.closed_depth is None:
-            return
         if kind in _RUN_ENDS and len(self.open) == self.closed_depth:
             self.closed_depth = None
         else:
