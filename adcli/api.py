@@ -11,7 +11,7 @@ from . import program_store
 from .engine import derivatives
 from .errors import BindingError, NamingError, suggestion
 from .engine.primitives import CONSTANTS
-from .language.names import is_builtin_function
+from .language.names import function_hint, is_builtin_function
 from .engine.program import Program
 from .engine.tape import forward
 
@@ -79,7 +79,7 @@ class Compiled:
         missing = [name for name in self.variables if name not in inputs]
         if missing:
             name = missing[0]
-            hint = suggestion(name, [n for n in inputs if n not in self.variables])
+            hint = suggestion(name, [n for n in inputs if n not in self.variables]) or function_hint(name)
             raise NamingError(f"variable '{name}' has no value{hint}; bind it with --at {name}=VALUE or 'where {name}=...'")
         return inputs
 

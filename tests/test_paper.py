@@ -483,3 +483,11 @@ def test_random_programs_on_paper_are_their_spelled_out_forms(pair):
         got = adcli.Compiled(written).eval(**{n: point[n] for n in written.variables})
         want = adcli.Compiled(expected).eval(**{n: point[n] for n in expected.variables})
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("text, hint", [("arcsin x", "asin"), ("SIN x", "sin"), ("sgn(x) + sgn x", "sign")])
+def test_a_variable_named_as_a_function_elsewhere_says_which_function(cli, text, hint):
+    run = cli("eval", text, "--at", "x=0.5")
+    assert run.exit_code == 1
+    assert f"has no value; if the function is meant, write '{hint}'" in run.stderr or \
+        f"did you mean '{hint}'?" in run.stderr

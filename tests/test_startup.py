@@ -154,8 +154,11 @@ def test_a_changed_grammar_gets_its_own_cache_file(tmp_path, monkeypatch):
 # -- pure-Python Lark, where lark-cython has no wheel -----------------------------------
 
 SAME_PROGRAMS = ["(sqrt(x)+1)^3", "a = x^2; b = a + 1\na b where x=2", "sum([1, 2, 3] x, axis=0)", "log(x, 2)",
-                 "2x y + sin (x)", "(x-4)(x^2+6)", "-x^-2 ** 3", "[[1, 2], [3, 4]].T @ v"]
-SAME_ERRORS = ["(x+", "sine(x)", "x +* 2", "1..2", "a = = 2", ")", "x where", "f(x", "2 3", "x y = 2"]
+                 "2x y + sin (x)", "(x-4)(x^2+6)", "-x^-2 ** 3", "[[1, 2], [3, 4]].T @ v",
+                 "||x| - 1| + sin^2 x cos 2x", "f(x) = x^2 sin x; f'(x) + diff(f(x), x)", "√x² + 30° + π ｘ",
+                 "where(x < 1, x, -x)"]
+SAME_ERRORS = ["(x+", "sine(x)", "x +* 2", "1..2", "a = = 2", ")", "x where", "f(x", "2 3", "x y = 2",
+               "|x", "|x|y|z|", "sin^-1(x)", "sin", "f(x) = f(x); 1", "0 < x < 1"]
 
 
 def _compiled(parser: parser_module.Parser, text: str) -> tuple:

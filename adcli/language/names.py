@@ -87,3 +87,12 @@ def suggest_function(name: str, known: Iterable[str]) -> str:
 
     close = difflib.get_close_matches(folded, list(by_case), n=1, cutoff=0.6)
     return f"; did you mean '{by_case[close[0]]}'?" if close else ""
+
+
+def function_hint(name: str) -> str:
+    """`; if the function is meant, write 'asin'` for a variable named as another tool names a function
+    (`arcsin x` reads as the product of two variables), else an empty string."""
+    target = OTHER_TOOLS.get(name) or OTHER_TOOLS.get(name.casefold())
+    if target is None and name != name.casefold() and is_builtin_function(name.casefold()):
+        target = name.casefold()  # SIN x
+    return f"; if the function is meant, write '{target}'" if target else ""
