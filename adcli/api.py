@@ -156,6 +156,20 @@ class Compiled:
         inputs = self.inputs({**bindings, name: at})
         return limit(self.program, inputs, self.gradient_order(inputs, [name])[0])
 
+    def derivative_text(self, name: str, order: int = 1, **bindings: Any) -> str:
+        """d^order/d name^order as a formula (adcli text), the bound variables' values substituted:
+        `adcli.compile("(x - 4)(x^2 + 6)").derivative_text("x")` is `3x^2 - 8x + 6`."""
+        return self.derivative_formula(name, order, **bindings).text
+
+    def derivative_formula(self, name: str, order: int = 1, **bindings: Any):
+        """The formula of d^order/d name^order as text, LaTeX and its length (symbolic.formula.Formula)."""
+        from .symbolic.formula import derivative_formula  # here: only formulas need the symbolic package
+
+        values = {n: as_value(v) for n, v in bindings.items()}
+        for n in values:
+            check_bindable(n)
+        return derivative_formula(self.program, name, order, values)
+
     def hessian(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any], np.ndarray]:
         inputs = self.inputs(bindings)
         value, grads, matrix = derivatives.hessian(self.program, inputs, self.gradient_order(inputs, wrt))

@@ -1,0 +1,1 @@
+"""Derivatives as formulas: recorded derivative programs turned into short, readable expressions."""
