@@ -241,3 +241,19 @@ print([thread.is_alive() for thread in threads])
 def test_numpy_loading_in_one_thread_and_a_submodule_import_in_another_do_not_hang(delay):
     done = subprocess.run([sys.executable, "-c", SUBMODULE_RACE, delay], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[False, False]", done.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ("diff", "(x - 4)(x^2 + 6)"),
+    ("diff", "x^3 sin(x) + relu(x) + max(x, y) + x^y", "--order", "2", "--wrt", "x,y", "--format", "json"),
+    ("diff", "a erf(b x)", "--at", "a=2,b=3", "--format", "latex"),
+])
+def test_diff_needs_neither_numpy_nor_sympy(tmp_path, command):
+    imported_by(*command, cache=tmp_path)
+    again = imported_by(*command, cache=tmp_path)
+    assert "adcli.symbolic.simplify" in again
+    assert [name for name in NOT_AT_START + ("numpy", "sympy", "lark") if name in again] == []
+
+
+def test_other_commands_do_not_load_the_symbolic_package(tmp_path):
+    assert not [name for name in imported_by("grad", "x^2", "--at", "x=1", cache=tmp_path) if "symbolic" in name]

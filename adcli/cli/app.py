@@ -464,6 +464,37 @@ def grad_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
     return _emit(grad_outcome(compiled, bindings, names), fmt, digits, bindings)
 
 
+@main.command("diff")
+@click.argument("expr")
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
+              help="A value for a variable that is not differentiated; it is substituted into the formula.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for rand(...) and randn(...) in --at values.")
+@click.option("--wrt", default=None, metavar="X,Y", help="The variables to differentiate (default: every one without a value).")
+@click.option("--order", type=click.IntRange(1, 16), default=1, show_default=True, help="The Nth derivative.")
+@click.option("--format", "fmt", type=click.Choice(("text", "plain", "json", "latex")), default="text",
+              show_default=True, help="text (d/dx  formula), plain (formulas alone), json, latex.")
+@reports_errors
+def diff_command(expr: str, at: tuple[str, ...], seed: int | None, wrt: str | None, order: int, fmt: str) -> int:
+    """Print the derivative of EXPR as a formula, one line per variable.
+
+    The formula is adcli input that evaluates to what `adcli grad` gives; --at values of
+    variables that are not differentiated are substituted into it.
+
+    \b
+      adcli diff "(x - 4)(x^2 + 6)"                 # d/dx  3x^2 - 8x + 6
+      adcli diff "(sqrt(x) + 1)^3" --format latex
+      adcli diff "(x + 2y)^2" --wrt x,y --order 2
+      adcli diff "a sin(b x)" --at a=2,b=3 --format plain
+    """
+    from ..commands.formulas import derivatives  # here: only this command needs the symbolic package
+    from ..render.formulas import render_formulas
+
+    compiled = compile_stored(expr)
+    result = derivatives(compiled, parse_assignments(at, seed), _wrt_names(wrt), order)
+    click.echo(render_formulas(result, fmt))
+    return 0
+
+
 @main.command("hessian")
 @many_programs()
 @binding_options
