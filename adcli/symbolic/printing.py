@@ -238,14 +238,17 @@ class Printer:
         return Printed(text, level, count)
 
     # -- sums
-    def _sum(self, constant: Number, terms: tuple) -> Printed:
-        """Terms by descending degree, the constant last, but a positive term leads: 1 - x^2, not -x^2 + 1."""
+    def _sum(self, constant: Number, terms: tuple, strict: bool = False) -> Printed:
+        """Terms by descending degree, the constant last, but a positive term leads (1 - tanh(x)^2), except in a
+        whole formula that is a polynomial (`strict`), which keeps descending degree: -3x^2 + 1."""
         ordered = sorted((self._term_key(term), self.term(abs(coefficient), self._factors(term)), coefficient < 0)
                          for term, coefficient in terms)
         entries = [(p, negative) for _, p, negative in ordered]
         if constant != 0:
             entries.append((self._number(abs(constant)), constant < 0))
-        if entries[0][1] and not entries[-1][1] and len(entries) > 1:  # 1 - x^2, 16 - 136t^2 + 240t^4 - 120t^6
+        if strict and all(key[3] for key, _, _ in ordered):
+            pass  # a polynomial formula keeps descending degree: -240j^3 + 180j^2
+        elif entries[0][1] and not entries[-1][1] and len(entries) > 1:  # 1 - tanh(x)^2, 16 - 136t^2 + 240t^4
             entries.reverse()
         elif entries[0][1]:
             first_positive = next((i for i, (_, negative) in enumerate(entries) if not negative), None)
@@ -265,14 +268,14 @@ class Printer:
         self.printed(root)
         if kind != ADD:
             return self.printed(root)
-        plain = self._sum(data[0], data[1])
+        plain = self._sum(data[0], data[1], strict=True)
         content = _integer_content([data[0]] * (data[0] != 0) + [c for _, c in data[1]])
         if content == 1:
             return plain
         kind, inner = self.algebra.nodes[self.algebra.scale(root, Fraction(1, content))]
         if kind != ADD:
             return plain
-        pulled = self._sum(inner[0], inner[1])
+        pulled = self._sum(inner[0], inner[1], strict=True)
         coefficient = self._number(Fraction(content))
         if coefficient.count + pulled.count + 1 >= plain.count:
             return plain
