@@ -200,6 +200,10 @@ class Algebra:
         if b is not None and n is not None:
             return self._power_of_number(b, n)
         if n is not None and is_integer(n):  # (2 x^a y)^n = 2^n x^(a n) y^n
+            if self.kind(base) == ADD:
+                base, scale = self._whole_coefficients(base)
+                if scale != 1:  # (x^2/4 + 1)^-1 = 4 (x^2 + 4)^-1
+                    return self.mul(self._power_of_number(1 / scale, n), self.power(base, exponent))
             coefficient, factors = self.scalar_parts(base)
             scaled = {factor: self.mul(e, exponent) for factor, e in factors.items()}
             return self.mul(self._power_of_number(coefficient, n), self.product(Fraction(1), scaled))
@@ -210,6 +214,15 @@ class Algebra:
                     (m.numerator % 2 == 1):  # (x^3)^(1/2) is x^(3/2) where both are real
                 return self.product(Fraction(1), {inner: self.num(m * n)})
         return self.product(Fraction(1), {base: exponent})
+
+    def _whole_coefficients(self, node: int) -> tuple[int, Number]:
+        """(node * m, m) for the least m that makes a sum's coefficients whole numbers (m = 1 when they are)."""
+        constant, terms = self.data(node)
+        numbers = [constant, *(c for _, c in terms)]
+        if any(isinstance(n, float) for n in numbers):
+            return node, Fraction(1)
+        multiple = math.lcm(*(n.denominator for n in numbers))
+        return (node, Fraction(1)) if multiple == 1 else (self.scale(node, Fraction(multiple)), Fraction(multiple))
 
     def _power_of_number(self, b: Number, n: Number) -> int:
         """b^n as a number when that is exact (or a float), else as an unevaluated power."""

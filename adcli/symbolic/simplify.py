@@ -192,6 +192,8 @@ class Simplifier:
         lifted = a.product(Fraction(1), {base: a.num(e) for base, e in denominator.items()})
         parts = [a.num(constant)] + [a.scale(term, c) for term, c in terms]
         numerator = a.add(*(self.expand(a.mul(part, lifted)) for part in parts))  # each part cancels before expanding
+        if a.kind(numerator) == ADD:
+            numerator = self._squares(numerator) or numerator  # cos(x)(cos(x) + 1) + sin(x)^2 = cos(x) + 1
         for base in list(denominator):
             cancelled = 0
             while cancelled < denominator[base] and cancelled < 16:

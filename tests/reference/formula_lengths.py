@@ -60,6 +60,12 @@ TEXTBOOK = [
     ("x^2 atan(x)", "x**2*atan(x)"),
     ("exp(x)/x", "exp(x)/x"),
     ("sinh(x) cosh(x)", "sinh(x)*cosh(x)"),
+    ("sin(x)/(1 + cos(x))", "sin(x)/(1 + cos(x))"),
+    ("cos(x)/(1 - sin(x))", "cos(x)/(1 - sin(x))"),
+    ("atan(x/2)", "atan(x/2)"),
+    ("exp(x)/(exp(x) + 1)", "exp(x)/(exp(x) + 1)"),
+    ("x^2/(x^2 + 1)", "x**2/(x**2 + 1)"),
+    ("log(cos(x))", "log(cos(x))"),
 ]
 
 # The tutorial adcli grew from: (expression, variable, its hand-written derivative in adcli syntax)
