@@ -34,6 +34,7 @@ def run(quick: bool) -> list[Row]:
     candidates = {
         "adcli": process([*adcli_command(), "grad", EXPR, "--at", POINT]),
         "adcli, unseen": _unseen_formulas(),
+        "adcli diff": process([*adcli_command(), "diff", EXPR]),
         "import numpy": process([sys.executable, "-c", "import numpy"]),
         "python": process([sys.executable, "-c", "pass"]),
     }
@@ -52,6 +53,9 @@ def run(quick: bool) -> list[Row]:
     rows.append(Row("start-up, first run of a formula (compiled, not stored)", "s", times["adcli, unseen"],
                     "python -c 'import numpy'", times["import numpy"], ("<=", 1.0),
                     note="each run a text no earlier run compiled: Lark imported, tables loaded, program compiled"))
+    rows.append(Row(f'start-up: `{command} diff "{EXPR}"` (the formula), whole process', "s", times["adcli diff"],
+                    "python -c 'import numpy'", times["import numpy"], ("<=", 1.5),
+                    note="recording, simplifying and printing the derivative; neither NumPy nor SymPy is imported"))
     if qalc:
         rows.append(Row("start-up, stretch: against qalc", "s", times["adcli"], "qalc diff(...)", times["qalc"],
                         ("<=", 1.0)))
