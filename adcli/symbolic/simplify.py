@@ -141,21 +141,16 @@ class Simplifier:
         """c t1 + c t2 as c (t1 + t2), for the bases every term has (at the lowest power) and the numbers' content."""
         a = self.algebra
         constant, terms = a.data(node)
-        maps = [self._numeric_powers(term) for term, _ in terms]
-        common: dict[int, Number] = {}
-        symbolic: set[tuple[int, int]] = set()  # x^x in x^x + x^x log(x): a power with the same exponent everywhere
+        maps = [self._split_powers(term) for term, _ in terms]
+        common: dict[tuple[int, int], Number] = {}  # (base, symbolic part of the exponent) -> lowest numeric part
         if constant == 0 and maps:
             shared = set(maps[0]).intersection(*maps[1:])
-            common = {base: min(m[base] for m in maps) for base in shared}
-            powers = [set(a.factors(term).items()) for term, _ in terms]
-            symbolic = {(b, e) for b, e in powers[0].intersection(*powers[1:]) if a.value(e) is None}
+            common = {key: min(m[key] for m in maps) for key in shared}
         content = _content([constant] + [c for _, c in terms] if constant != 0 else [c for _, c in terms])
-        if not common and not symbolic and content == 1:
+        if not common and content == 1:
             return None
-        divisor = a.mul(a.product(content, {base: a.num(e) for base, e in common.items()}),
-                        *(a.power(b, e) for b, e in symbolic))
-        inverse = a.mul(a.product(1 / content, {base: a.num(-e) for base, e in common.items()}),
-                        *(a.power(b, a.neg(e)) for b, e in symbolic))
+        divisor = a.mul(a.num(content), *(a.power(b, a.add(rest, a.num(e))) for (b, rest), e in common.items()))
+        inverse = a.mul(a.num(1 / content), *(a.power(b, a.neg(a.add(rest, a.num(e)))) for (b, rest), e in common.items()))
         inner = a.add(*(a.mul(part, inverse) for part in ([a.num(constant)] + [a.scale(t, c) for t, c in terms])))
         inner = min((inner, self.expand(inner)), key=self.length)
         inner = (self._squares(inner) or inner) if a.kind(inner) == ADD else inner
@@ -172,6 +167,17 @@ class Simplifier:
         if content == 1:
             return None
         return a.mul(a.num(content), a.scale(node, 1 / content))
+
+    def _split_powers(self, term: int) -> dict[tuple[int, int], Number]:
+        """x^(x - 1) as {(x, x): -1}, x^2 as {(x, 0): 2}: so x^x and x^(x - 1) share the factor x^(x - 1)."""
+        a = self.algebra
+        split = {}
+        for base, exponent in a.factors(term).items():
+            constant, parts = a.linear_parts(exponent)
+            if isinstance(constant, float):
+                continue
+            split[(base, a.linear(Fraction(0), parts))] = constant
+        return split
 
     def _numeric_powers(self, term: int) -> dict[int, Number]:
         a = self.algebra
