@@ -2,9 +2,10 @@
 
 The reverse sweep's recordings carry masks that keep PyTorch's values at edges (where(y == 0,
 0, ...) in pow's rule, relu's threshold). A formula keeps what matters away from such edges:
-an equality test is taken as false (it holds only on a set of measure zero, where the
-formula may give nan or a limit instead of PyTorch's convention), while an inequality stays
-exact as sign(relu(a - b)), which is 1 where a > b and 0 elsewhere.
+a choice made by an equality test is taken as not made (the test holds only at a point, where
+the formula may give nan or a limit instead of PyTorch's convention), while an inequality stays exact as
+sign(relu(a - b)), which is 1 where a > b and 0 elsewhere, and max/min's rule is exact too,
+ties included.
 """
 
 from __future__ import annotations
@@ -41,10 +42,34 @@ def to_expression(algebra: Algebra, program: Program, output: int, values: Mappi
         elif op == VAR:
             name = params[0][1]
             node = constant(algebra, values[name], program, span) if name in values else algebra.var(name)
+        elif op == "where":
+            node = _where(algebra, program, args, nodes)
         else:
             node = _apply(algebra, op, [nodes[a] for a in args], program, span)
         nodes.append(node)
     return nodes[output]
+
+
+_MASKS = frozenset(("equal", "logical_and"))  # conditions that hold only at a point: pow's 0^y, atan2's origin
+
+
+def _where(a: Algebra, program: Program, args: tuple[int, ...], nodes: list[int]) -> int:
+    """where(c, x, y) as c x + (1 - c) y, but y where c is an equality test (it holds only at a point), and
+    max/min's rule (0 where the other is greater, half at a tie) read as what it is: g (1 + sign(this - other))/2."""
+    condition, chosen, other = (nodes[arg] for arg in args)
+    value = a.value(condition)
+    if value is not None:
+        return chosen if value != 0 else other
+    test = program.instructions[args[0]]
+    if test.op in _MASKS:
+        return other  # the condition holds only at a point: elsewhere, where(c, x, y) is y
+    inner = program.instructions[args[2]]
+    if test.op == "greater" and a.value(chosen) == 0 and inner.op == "where" and \
+            program.instructions[inner.args[0]].op == "equal":
+        high, low = (nodes[arg] for arg in test.args)
+        half = a.mul(a.num(Fraction(1, 2)), a.add(a.one, a.fn("sign", a.sub(low, high))))
+        return a.mul(nodes[inner.args[2]], half)
+    return a.add(a.mul(condition, chosen), a.mul(a.sub(a.one, condition), other))
 
 
 def check_scalar(program: Program) -> None:
@@ -78,6 +103,14 @@ _KNOWN_CONSTANTS = (
     (LN2, lambda a: a.fn("log", a.num(Fraction(2)))),
     (LN10, lambda a: a.fn("log", a.num(Fraction(10)))),
     (TWO_OVER_SQRT_PI, lambda a: a.mul(a.num(Fraction(2)), a.power(a.named("pi"), a.num(Fraction(-1, 2))))),
+    # what the recorder folds constant expressions of pi and e into
+    (math.pi ** 2, lambda a: a.power(a.named("pi"), a.num(Fraction(2)))),
+    (math.e ** 2, lambda a: a.power(a.named("e"), a.num(Fraction(2)))),
+    (2 * math.pi, lambda a: a.scale(a.named("pi"), Fraction(2))),
+    (math.pi / 2, lambda a: a.scale(a.named("pi"), Fraction(1, 2))),
+    (math.pi / 4, lambda a: a.scale(a.named("pi"), Fraction(1, 4))),
+    (math.sqrt(math.pi), lambda a: a.power(a.named("pi"), a.num(Fraction(1, 2)))),
+    (math.sqrt(2.0), lambda a: a.power(a.num(Fraction(2)), a.num(Fraction(1, 2)))),
 )
 
 
@@ -105,12 +138,6 @@ def _apply(algebra: Algebra, op: str, operands: list[int], program: Program, spa
         return a.fn(_RENAMED.get(op, op), *operands)
     if op in _CONDITIONS:
         return _CONDITIONS[op](a, *operands)
-    if op == "where":
-        condition, chosen, other = operands
-        value = a.value(condition)
-        if value is not None:
-            return chosen if value != 0 else other
-        return a.add(a.mul(condition, chosen), a.mul(a.sub(a.one, condition), other))
     raise ArrayProgram(ARRAY_HINT, program.text, span)
 
 
@@ -124,10 +151,12 @@ def _greater(a: Algebra, left: int, right: int) -> int:
 
 
 def _equal(a: Algebra, left: int, right: int) -> int:
-    difference = a.value(a.sub(left, right))
-    if difference is not None:
-        return a.one if difference == 0 else a.zero
-    return a.zero  # generically false: see the module's docstring
+    """1 where left == right, else 0 (as a mask to zero, `_where` drops it: see the module's docstring)."""
+    difference = a.sub(left, right)
+    value = a.value(difference)
+    if value is not None:
+        return a.one if value == 0 else a.zero
+    return a.sub(a.one, a.fn("sign", a.fn("abs", difference)))
 
 
 _CONDITIONS = {

@@ -84,6 +84,8 @@ class TextStyle:
 
     def juxtapose(self, before: str, after: str) -> str:
         """Two factors side by side as the grammar reads them: `2x`, `x y`, `x*(x + 1)`, `(x + 1)^2 exp(x)`."""
+        if after[0].isdigit() or after[0] == ".":
+            return f"{before}*{after}"  # 3*2^x: juxtaposed, 32^x; and only names and brackets may follow a factor
         if after.startswith("("):
             return before + ("*" if _NAME_AT_END.search(before) else "") + after
         if before[-1].isdigit() and not _NAME_AT_END.search(before) and not _EXPONENT_START.match(after) \
@@ -263,24 +265,20 @@ class Printer:
 
     def formula(self, root: int) -> Printed:
         """The printed root: as `printed`, but a sum's common number comes out when that is shorter:
-        2(x + y), not 2x + 2y."""
+        2(x + y), not 2x + 2y; (sign(x - y) + 1)/2, not sign(x - y)/2 + 1/2."""
         kind, data = self.algebra.nodes[root]
         self.printed(root)
         if kind != ADD:
             return self.printed(root)
         plain = self._sum(data[0], data[1], strict=True)
-        content = _integer_content([data[0]] * (data[0] != 0) + [c for _, c in data[1]])
+        content = _content([data[0]] * (data[0] != 0) + [c for _, c in data[1]])
         if content == 1:
             return plain
-        kind, inner = self.algebra.nodes[self.algebra.scale(root, Fraction(1, content))]
-        if kind != ADD:
+        inner = self.algebra.scale(root, 1 / content)
+        if self.algebra.kind(inner) != ADD:
             return plain
-        pulled = self._sum(inner[0], inner[1], strict=True)
-        coefficient = self._number(Fraction(content))
-        if coefficient.count + pulled.count + 1 >= plain.count:
-            return plain
-        return Printed(self.style.juxtapose(coefficient.text, self.style.parens(pulled.text)), PRODUCT,
-                       coefficient.count + pulled.count + 1)
+        pulled = self.term(content, {inner: self.algebra.one})
+        return pulled if pulled.count < plain.count else plain
 
     def _term_key(self, term: int) -> tuple:
         """Descending total degree in the variables, then by variable (x^2, x y, y^2), then descending degree
@@ -364,14 +362,17 @@ class Printer:
                        b.count + e.count + 1)
 
 
-def _integer_content(numbers: list[Number]) -> int:
-    """The largest integer dividing every (integer) number, negative when they all are; 1 otherwise."""
-    if any(not isinstance(n, Fraction) or n.denominator != 1 for n in numbers):
-        return 1
-    content = 0
+def _content(numbers: list[Number]) -> Number:
+    """The largest rational dividing every number (gcd of numerators over lcm of denominators), negative
+    when they all are; 1 when any is a float."""
+    if any(not isinstance(n, Fraction) for n in numbers):
+        return Fraction(1)
+    numerator, denominator = 0, 1
     for n in numbers:
-        content = math.gcd(content, n.numerator)
-    return -content if all(n < 0 for n in numbers) else max(content, 1)
+        numerator = math.gcd(numerator, n.numerator)
+        denominator = math.lcm(denominator, n.denominator)
+    content = Fraction(max(numerator, 1), denominator)
+    return -content if all(n < 0 for n in numbers) else content
 
 
 def _split_coefficient(magnitude: Number) -> tuple[Number | None, Number | None]:

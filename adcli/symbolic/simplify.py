@@ -45,13 +45,8 @@ class Simplifier:
         if self.is_polynomial(expanded):
             if self.length(factored) < FACTORED_POLYNOMIAL_RATIO * self.length(expanded):
                 return factored
-            return self._content_pulled(expanded)
+            return expanded
         return factored if self.length(factored) <= self.length(expanded) else expanded
-
-    def _content_pulled(self, node: int) -> int:
-        """2x + 4y as 2(x + 2y) when that is no longer (the tutorial's form of a gradient)."""
-        pulled = self.pull_content(node)
-        return pulled if pulled is not None and self.length(pulled) <= self.length(node) else node
 
     def is_polynomial(self, node: int) -> bool:
         a = self.algebra
@@ -157,16 +152,6 @@ class Simplifier:
         if a.kind(inner) == ADD:
             inner = self._polynomial_power(inner) or inner
         return a.mul(divisor, inner)
-
-    def pull_content(self, node: int) -> int | None:
-        a = self.algebra
-        constant, terms = a.linear_parts(node)
-        if len(terms) + (constant != 0) < 2:
-            return None
-        content = _content([c for c in [constant] if c != 0] + list(terms.values()))
-        if content == 1:
-            return None
-        return a.mul(a.num(content), a.scale(node, 1 / content))
 
     def _split_powers(self, term: int) -> dict[tuple[int, int], Number]:
         """x^(x - 1) as {(x, x): -1}, x^2 as {(x, 0): 2}: so x^x and x^(x - 1) share the factor x^(x - 1)."""
