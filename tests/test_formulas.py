@@ -46,6 +46,15 @@ def test_tutorial_formulas_are_no_longer_than_written_by_hand(expression, name, 
     ("abs(x)", "x", 1, "sign(x)"),
     ("relu(x)", "x", 1, "sign(relu(x))"),
     ("sin(x)^2 + cos(x)^2", "x", 1, "0"),
+    ("max(x, y)", "x", 1, "(sign(x - y) + 1)/2"),
+    ("min(x, y)", "y", 1, "(sign(x - y) + 1)/2"),
+    ("x^y", "x", 1, "y x^(y - 1)"),
+    ("2^x", "x", 1, "2^x log(2)"),
+    ("3*2^x", "x", 1, "3*2^x log(2)"),
+    ("sin(x)/(1 + cos(x))", "x", 1, "1/(cos(x) + 1)"),
+    ("atan(x/2)", "x", 1, "2/(x^2 + 4)"),
+    ("atan2(x, e)", "x", 1, "e/(x^2 + e^2)"),
+    ("sin(pi x)", "x", 2, "-pi^2 sin(pi x)"),
     ("w x + b", "x", 2, "0"),
     ("-x^3 + x", "x", 1, "-3x^2 + 1"),
     ("asin(x)", "x", 1, "1/sqrt(1 - x^2)"),
@@ -60,6 +69,19 @@ def test_values_of_other_variables_are_substituted():
     assert compiled.derivative_text("x", a=2, b=3) == "6cos(3x)"
     assert compiled.derivative_text("x", a=0.5, b=2) == "cos(2x)"
     assert adcli.compile("x^2 y where y = 3").derivative_text("x") == "6x"
+
+
+@pytest.mark.parametrize("expression, point", [
+    ("max(x, y)", {"x": 1.5, "y": 1.5}),  # a tie: PyTorch shares the gradient, half each
+    ("min(x, abs(x))", {"x": 0.5}),  # a tie on a whole half-line
+    ("max(x^2, 1)", {"x": 1.0}),
+])
+def test_max_and_min_are_exact_at_ties(expression, point):
+    compiled = adcli.compile(expression)
+    _, gradient = compiled.grad(**point)
+    for name in point:
+        formula = adcli.compile(compiled.derivative_text(name))
+        assert formula.eval(**{k: v for k, v in point.items() if k in formula.variables}) == gradient[name]
 
 
 def test_the_differentiated_variable_keeps_no_value():

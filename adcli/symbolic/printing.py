@@ -308,9 +308,9 @@ class Printer:
         for base, exponent in factors.items():
             value = algebra.value(exponent)
             if value is not None and value < 0:
-                below.append((self._factor_key(base), self.power(base, algebra.num(-value))))
+                below.append((self._factor_key(base, exponent), self.power(base, algebra.num(-value))))
             else:
-                above.append((self._factor_key(base), self.power(base, exponent)))
+                above.append((self._factor_key(base, exponent), self.power(base, exponent)))
         above.sort(key=lambda item: item[0])
         below.sort(key=lambda item: item[0])
         magnitude = abs(coefficient)
@@ -341,10 +341,13 @@ class Printer:
             text = self.style.juxtapose(text, item.text)
         return Printed(text, PRODUCT, sum(item.count for item in items) + len(items) - 1)
 
-    def _factor_key(self, base: int) -> tuple:
-        """Named constants, then variables, then parenthesised sums, then function calls."""
+    def _factor_key(self, base: int, exponent: int) -> tuple:
+        """Named constants, then variables, then powers with symbolic exponents (y x^(y - 1)), then
+        parenthesised sums, then function calls."""
         kind = self.algebra.kind(base)
-        rank = {NAMED: 0, VAR: 1, ADD: 2, MUL: 2, NUM: 0}.get(kind, 3)
+        rank = {NAMED: 0, NUM: 0, VAR: 1, ADD: 2, MUL: 2}.get(kind, 3)
+        if self.algebra.value(exponent) is None:
+            rank = max(rank, 1.5)
         return rank, self.printed(base).text
 
     def power(self, base: int, exponent: int) -> Printed:
