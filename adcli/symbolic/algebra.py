@@ -191,6 +191,7 @@ class Algebra:
         return self.mul(a, self.power(b, self.num(Fraction(-1))))
 
     def power(self, base: int, exponent: int) -> int:
+        """base^exponent, numbers folded where exact and integer powers distributed over products."""
         n = self.value(exponent)
         if n == 0:
             return self.one
