@@ -14,16 +14,27 @@ import math
 from fractions import Fraction
 from typing import Any, Mapping
 
-from ..engine.primitives import LN10, LN2, PRIMITIVES, TWO_OVER_SQRT_PI
+from ..engine.primitives import FUNCTIONS, LN10, LN2, PRIMITIVES, TWO_OVER_SQRT_PI
 from ..engine.program import CONST, VAR, Program
 from ..errors import ShapeError
 from .algebra import Algebra
 
-# primitives that are the language's functions of the same name
-_SAME_NAME = frozenset(("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
-                        "atanh", "exp", "expm1", "log", "log2", "log10", "log1p", "cbrt", "abs", "sign", "floor",
-                        "ceil", "sigmoid", "relu", "softplus", "erf", "atan2", "hypot"))
 _RENAMED = {"maximum": "max", "minimum": "min", "softplus_slope": "sigmoid"}  # softplus' slope is sigmoid below 20
+_SPELLED_OTHERWISE = frozenset(("add", "sub", "mul", "div", "neg", "pow", "sqrt", "where"))
+
+
+def _functions() -> dict[str, str]:
+    """Each elementwise primitive the language calls by a name (without keyword parameters): that name."""
+    names = {}
+    for name, overloads in FUNCTIONS.items():
+        for primitive in overloads.values():
+            entry = PRIMITIVES.get(primitive)
+            if entry is not None and entry.elementwise and not entry.params and primitive not in _SPELLED_OTHERWISE:
+                names.setdefault(primitive, name)
+    return names
+
+
+_SAME_NAME = _functions()  # sin -> sin, maximum -> max, and any function the table gains later
 _PASS_FIRST = frozenset(("broadcast_like", "sum_to_like"))  # on scalars they return their first operand
 
 ARRAY_HINT = "adcli diff prints formulas of scalar programs; for arrays use 'adcli grad'"
@@ -134,10 +145,10 @@ def _apply(algebra: Algebra, op: str, operands: list[int], program: Program, spa
         return a.power(operands[0], a.num(Fraction(-1, 2)))
     if op in _PASS_FIRST:
         return operands[0]
-    if op in _SAME_NAME or op in _RENAMED:
-        return a.fn(_RENAMED.get(op, op), *operands)
     if op in _CONDITIONS:
         return _CONDITIONS[op](a, *operands)
+    if op in _SAME_NAME or op in _RENAMED:
+        return a.fn(_RENAMED.get(op) or _SAME_NAME[op], *operands)
     raise ArrayProgram(ARRAY_HINT, program.text, span)
 
 
@@ -159,14 +170,23 @@ def _equal(a: Algebra, left: int, right: int) -> int:
     return a.sub(a.one, a.fn("sign", a.fn("abs", difference)))
 
 
+def _at_least(a: Algebra, left: int, right: int) -> int:
+    return a.sub(a.one, _greater(a, right, left))
+
+
 _CONDITIONS = {
     "greater": _greater,
-    "greater_equal": lambda a, left, right: a.sub(a.one, _greater(a, right, left)),
+    "greater_equal": _at_least,
     "equal": _equal,
     "logical_and": lambda a, p, q: a.mul(p, q),
+    # the language's comparisons, 1 or 0 (where(x > 0, ...)): exact, ties included
+    "gt": _greater,
+    "lt": lambda a, left, right: _greater(a, right, left),
+    "ge": _at_least,
+    "le": lambda a, left, right: _at_least(a, right, left),
+    "eq": _equal,
+    "ne": lambda a, left, right: a.sub(a.one, _equal(a, left, right)),
 }
 
-_SCALAR_OPERATIONS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "sqrt", "rsqrt", "where")) | _SAME_NAME | \
+_SCALAR_OPERATIONS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "sqrt", "rsqrt", "where")) | set(_SAME_NAME) | \
     set(_RENAMED) | _PASS_FIRST | set(_CONDITIONS)
-
-assert all(name in PRIMITIVES for name in _SAME_NAME | set(_RENAMED) | _PASS_FIRST | set(_CONDITIONS))
