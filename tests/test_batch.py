@@ -57,7 +57,7 @@ def test_json_records_in_order_with_errors_in_place(cli):
 
 def test_exit_code_is_zero_when_every_line_succeeds(cli):
     run = cli("eval", "-", "--format", "plain", input="1+1\n\n# nothing\n2^10\n")
-    assert (run.exit_code, run.stdout) == (0, "2.0\n1024.0\n")
+    assert (run.exit_code, run.stdout) == (0, "2.0\n\n\n1024.0\n")  # plain: a line for every input line
 
 
 def test_a_failing_line_does_not_stop_the_run(cli):
@@ -104,9 +104,9 @@ def test_csv_refuses_arrays_in_a_row(cli):
     assert "use --format json" in rows[0]["error"] and rows[1]["value"] == "3.0"
 
 
-def test_plain_keeps_one_output_line_per_program(cli):
+def test_plain_keeps_one_output_line_per_input_line(cli):
     run = cli("grad", "-", *AT, "--format", "plain", input=MIXED)
-    assert run.stdout.splitlines() == ["9.0 6.0 0.0", "", "10.0 5.0 2.0", "5.25 1.0 1.0", "", "nan -0.125 0.0"]
+    assert run.stdout.splitlines() == ["9.0 6.0 0.0", "", "", "", "10.0 5.0 2.0", "5.25 1.0 1.0", "", "nan -0.125 0.0"]
     assert "adcli: error: line 7: missing ')'" in run.stderr
 
 
@@ -211,7 +211,9 @@ def test_repeated_programs_are_compiled_once(monkeypatch):
 
 def test_program_lines_skips_blank_and_comment_lines_but_counts_them():
     stream = io.BytesIO(b"\xef\xbb\xbf# header\n\n   \nx\r\n  # indented comment\ny")
-    assert [(line.number, line.text) for line in program_lines(stream)] == [(4, "x"), (6, "y")]
+    lines = list(program_lines(stream))
+    assert [(line.number, line.text) for line in lines if not line.skipped] == [(4, "x"), (6, "y")]
+    assert [line.number for line in lines if line.skipped] == [1, 2, 3, 5]
 
 
 def test_a_reader_sees_each_record_before_the_input_ends():

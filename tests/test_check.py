@@ -79,10 +79,11 @@ def test_text_csv_and_plain(cli):
     assert labels == ["ok", "max_abs_err", "max_rel_err", "d/dx", "fd", "warnings"]  # "fd d/dx"
     csv = cli("check", "x^3", "--at", "x=2", "--format", "csv")
     header, row = csv.stdout.splitlines()
-    assert header == "max_abs_err,max_rel_err,d/dx,fd d/dx"
-    assert float(row.split(",")[2]) == 12.0
+    assert header == "ok,max_abs_err,max_rel_err,d/dx,fd d/dx"
+    assert row.split(",")[0] == "true" and float(row.split(",")[3]) == 12.0
     plain = cli("check", "x^3", "--at", "x=2", "--format", "plain")
-    assert [float(v) for v in plain.stdout.split()][2:] == pytest.approx([12.0, 12.0], rel=1e-9)
+    assert plain.stdout.split()[0] == "true"
+    assert [float(v) for v in plain.stdout.split()[1:]][2:] == pytest.approx([12.0, 12.0], rel=1e-9)
 
 
 def test_wrt_selects_variables(cli):

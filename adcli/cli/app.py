@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, NoReturn
 
 import click
+from click.shell_completion import CompletionItem
 
 from .. import __version__
 from ..api import Compiled, compile_stored
@@ -51,10 +52,47 @@ def _wrt_names(wrt: str | None) -> list[str] | None:
     return [name.strip() for name in split_top_level(wrt) if name.strip()]
 
 
+# -- shell completion (README, "Shell completion") --------------------------------------------
+
+AT_FILE_TYPES = (".npy", ".csv", ".txt", ".json")
+
+
+def complete_file(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """The shell's own completion of file names."""
+    return [CompletionItem(incomplete, type="file")]
+
+
+def complete_at_file(ctx: click.Context, param: Any, incomplete: str) -> list[CompletionItem]:
+    """After an '@' (`x=@da`, or `@da` where bash splits the word at '='): folders and the files @ reads."""
+    head, at, partial = incomplete.rpartition("@")
+    if not at:
+        return []
+    import glob
+
+    prefix = head + at
+    found = []
+    for path in sorted(glob.glob(glob.escape(os.path.expanduser(partial)) + "*")):
+        shown = partial + path[len(os.path.expanduser(partial)):]  # a leading ~ stays as typed
+        if os.path.isdir(path):
+            found.append(CompletionItem(f"{prefix}{shown}/"))
+        elif path.lower().endswith(AT_FILE_TYPES):
+            found.append(CompletionItem(f"{prefix}{shown}"))
+    return found
+
+
+def _previous_word() -> str:
+    """The word before the one being completed, from what Click's completion script passes."""
+    from click.shell_completion import split_arg_string
+
+    words = split_arg_string(os.environ.get("COMP_WORDS", ""))
+    position = int(os.environ.get("COMP_CWORD", "0") or 0)
+    return words[position - 1] if 0 < position <= len(words) else ""
+
+
 def value_options(command: Callable) -> Callable:
     """--at and --seed."""
     options = [
-        click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
+        click.option("--at", "at", multiple=True, metavar="NAME=VALUE", shell_complete=complete_at_file,
                      help="Bind a variable: a number, a constant expression (pi/4, [1, 2], linspace(0, 1, 5)) "
                           "or @file (.npy .csv .txt .json). Repeatable; NAME=V,NAME2=V2 also works."),
         click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for rand(...) and randn(...) in --at values."),
@@ -199,14 +237,14 @@ def many_programs(points: bool = False) -> Callable:
             return reports_errors(_run_programs)(body, program_file, run, options)
 
         parameters = [
-            click.argument("expr", required=False),
-            click.option("--file", "program_file", metavar="PATH",
+            click.argument("expr", required=False, shell_complete=complete_at_file),
+            click.option("--file", "program_file", metavar="PATH", shell_complete=complete_file,
                          help="Read programs from PATH, one per line (EXPR '-' reads them from standard input)."),
             click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
                          help="Processes for a file of programs or points (default: every core for a file of "
                               "32 KB or more of programs, 2 MB or more of points; else 1). Pipes, and CSV output of "
                               "programs, always take 1. At most 64: a larger N means 64."),
-            click.option("--output", "-o", "output_path", metavar="PATH",
+            click.option("--output", "-o", "output_path", metavar="PATH", shell_complete=complete_file,
                          help="Write the records to PATH instead of standard output: a Parquet table when PATH ends "
                               "in .parquet, else the --format. With --scheduler, a folder of part files."),
             click.option("--scheduler", metavar="ADDRESS", default=None,
@@ -215,7 +253,7 @@ def many_programs(points: bool = False) -> Callable:
         ]
         if points:
             parameters.append(click.option(
-                "--points", "points_file", metavar="PATH|-",
+                "--points", "points_file", metavar="PATH|-", shell_complete=complete_file,
                 help="Points: a CSV (a header of variable names, then one row of numbers per point) or a "
                      ".parquet file (one numeric column per variable)."))
         for parameter in reversed(parameters):
@@ -364,10 +402,31 @@ def _input(path: str | None, hint: str) -> Iterator[BinaryIO]:
 
 
 class Command(click.Command):
-    """A command whose EXPR may start with '-' (`adcli eval "-x^2" --at x=3`)."""
+    """A command whose EXPR may start with '-' (`adcli eval "-x^2" --at x=3`, or `adcli eval -- "-x^2" --at x=3`)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, self._expressions_last(ctx, args))
+        return super().parse_args(ctx, self._expressions_last(ctx, self._after_double_dash_first(ctx, args)))
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """bash splits `--at x=@da` at '=' (and at '@' where COMP_WORDBREAKS has it): the word `@da`, or `da`
+        after a word `=@`, then belongs to no parameter Click knows."""
+        if "@" in incomplete:
+            return complete_at_file(ctx, self, incomplete)
+        if _previous_word().endswith("@"):  # readline still replaces from the '@' (one of its special prefixes)
+            return complete_at_file(ctx, self, "@" + incomplete)
+        return super().shell_complete(ctx, incomplete)
+
+    def _after_double_dash_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """`-- EXPR OPTIONS...`: the word after '--' is EXPR, whatever it looks like, and options may follow it."""
+        if "--" not in args or args[-1] == "--":
+            return args
+        split = args.index("--")
+        expr, rest = args[split + 1], args[:split] + args[split + 2:]
+        arranged = self._expressions_last(ctx, rest)
+        if "--" not in arranged:
+            return arranged + ["--", expr]
+        split = arranged.index("--")
+        return arranged[:split + 1] + [expr] + arranged[split + 1:]
 
     def _expressions_last(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Move words like '-x^2' (no option of ours, no option's value) behind '--', where Click takes them as EXPR."""
@@ -401,7 +460,7 @@ def main() -> None:
     \b
       adcli grad "(sqrt(x)+1)^3" --at x=2
       adcli grad "(x + 2y)^2" --at x=1,y=2 --format json
-      adcli eval "sin(x)" --at x=linspace(0,pi,5)
+      adcli eval "sin(x)" --at "x=linspace(0,pi,5)"
       adcli grad "f(x) = x^2 sin x; f'(x) + |x - 1|" --at x=2
       adcli eval "diff(ln x/2 + sin²x, x)" --at x=1
 
@@ -552,7 +611,7 @@ def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, di
 
     \b
       adcli check "x^2 y + sin(x y)" --at x=1,y=2
-      adcli check "log(sum(exp(x)))" --at x=[1,2,3] --order 2
+      adcli check "log(sum(exp(x)))" --at "x=[1,2,3]" --order 2
     """
     compiled, bindings = _prepare(expr, at, seed)
     outcome = check_outcome(compiled, bindings, _wrt_names(wrt), order, rtol, atol)
@@ -635,7 +694,7 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
     \b
       adcli descend "(w - 3)^2" --at w=0 --wrt w --lr 0.1 --steps 100
       adcli descend "pred = x @ W.T + b; mean((pred - y)^2)" --at x=@x.npy,y=@y.csv \\
-          --at W=zeros(2,3),b=zeros(2) --wrt W,b --lr 0.01 --steps 1000 --every 100
+          --at "W=zeros(2,3),b=zeros(2)" --wrt W,b --lr 0.01 --steps 1000 --every 100
     """
     from ..commands.descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
 
@@ -672,7 +731,7 @@ def plot_command(expr: str, at: tuple[str, ...], seed: int | None, order: int, o
                  size: str | None, colour: str) -> int:
     """Draw EXPR and its derivatives, in the terminal or to an SVG, PNG or PDF file.
 
-    The one variable without a value runs from -5 to 5 (or over --at x=linspace(a,b,n));
+    The one variable without a value runs from -5 to 5 (or over --at "x=linspace(a,b,n)");
     the others take their --at values. Poles and nan stretches are gaps; kinks are marked.
     With two such variables, --output draws the contours of f with its gradient's direction.
 

@@ -32,11 +32,13 @@ TERMINAL_HINT = ("adcli: reading programs from standard input, one per line; "
 
 @dataclass(frozen=True)
 class ProgramLine:
-    """One line of the input that holds a program; `problem` is set when its bytes are not UTF-8."""
+    """One line of the input: a program (`problem` set when its bytes are not UTF-8), or a blank or
+    comment line, `skipped` but kept so that plain output has a line for it."""
 
     number: int
     text: str
     problem: AdcliError | None = None
+    skipped: bool = False
 
 
 def strip_line_end(raw: bytes) -> bytes:
@@ -107,7 +109,7 @@ def input_lines(stream: BinaryIO, first_line: int = 1, limit: int | None = None)
 
 
 def program_lines(stream: BinaryIO, first_line: int = 1) -> Iterator[ProgramLine]:
-    """The lines that hold programs: blank lines and `#` comment lines are skipped (but counted).
+    """Every line: blank lines and `#` comment lines come `skipped` (counted, and no program).
 
     A line past MAX_LINE_BYTES is the last: an error in its place, and nothing read after it.
     """
@@ -115,6 +117,7 @@ def program_lines(stream: BinaryIO, first_line: int = 1) -> Iterator[ProgramLine
         for number, raw in input_lines(stream, first_line):
             stripped = raw.strip()
             if not stripped or stripped.startswith(b"#"):
+                yield ProgramLine(number, "", skipped=True)
                 continue
             text, problem = decode_line(raw)
             yield ProgramLine(number, text, problem)
@@ -226,6 +229,9 @@ def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache 
     """Each program line's result, in order; a line's failure is its result, not the end of the run."""
     cache = cache or ProgramCache()
     for line in lines:
+        if line.skipped:
+            yield LineResult(line)
+            continue
         try:
             if line.problem is not None:
                 raise line.problem
@@ -281,6 +287,9 @@ def write_results(results: Iterable[LineResult], stream: LineStream, output: Out
     failed = False
     for result in results:
         line = result.line
+        if line.skipped:  # a blank or comment line: an empty line in plain output, nothing in the others
+            output.write_text(stream.skipped(1))
+            continue
         for warning in result.warnings:
             output.warn(f"line {line.number}", warning)
         error = result.error

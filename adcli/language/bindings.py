@@ -26,10 +26,15 @@ MAX_FILE_BYTES = 1 << 26
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split at separators outside brackets and parentheses: 'x=[1,2],y=3' -> ['x=[1,2]', 'y=3']."""
-    parts, depth, start = [], 0, 0
+    """Split at separators outside brackets, parentheses and quotes: 'x=[1,2],y=3' -> ['x=[1,2]', 'y=3'];
+    `x=@"a,b.npy"` stays whole (a file name with a comma is quoted)."""
+    parts, depth, start, quote = [], 0, 0, ""
     for index, char in enumerate(text):
-        if char in "([":
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "([":
             depth += 1
         elif char in ")]":
             depth -= 1
@@ -101,21 +106,29 @@ def parse_assignments(options: Iterable[str], seed: int | None = None) -> dict[s
         raise BindingError(f"--seed takes a whole number >= 0, got {seed}")
     # The generator is made on first use: importing numpy.random costs ~12 ms of every start.
     table = constructors(functools.cache(lambda: np.random.default_rng(seed)))
+    pairs = [_split_assignment(part, option, previous)
+             for option in options for previous, part in _with_previous(split_top_level(option))]
     bindings: dict[str, Any] = {}
-    for option in options:
-        for part in split_top_level(option):
-            name, value = _split_assignment(part, option)
-            if name in bindings:
-                raise BindingError(f"'{name}' is bound twice with --at")
-            bindings[name] = parse_value(value.strip(), table, name)
+    for name, value in pairs:  # every NAME=VALUE checked before any value is read
+        if name in bindings:
+            raise BindingError(f"'{name}' is bound twice with --at")
+        bindings[name] = parse_value(value.strip(), table, name)
     return bindings
 
 
-def _split_assignment(part: str, option: str) -> tuple[str, str]:
+def _with_previous(parts: list[str]) -> list[tuple[str, str]]:
+    return list(zip(["", *parts], parts))
+
+
+def _split_assignment(part: str, option: str, previous: str = "") -> tuple[str, str]:
     name, equals, value = part.partition("=")
     name = name.strip()
     if not equals or not name.isidentifier():
-        raise BindingError(f"--at takes NAME=VALUE, got '{part.strip() or option}'")
+        hint = ""
+        if previous.partition("=")[2].strip().startswith("@"):
+            file = f"{previous.partition('=')[2].strip()[1:]},{part}"
+            hint = f"; a file name with a comma is quoted: {previous.partition('=')[0].strip()}=@\"{file}\""
+        raise BindingError(f"--at takes NAME=VALUE, got '{part.strip() or option}'{hint}")
     name = normal(name)  # as the parser compares names: a full-width ｘ is x
     check_bindable(name)
     if not value.strip():
@@ -139,7 +152,7 @@ def parse_value(text: str, table: dict[str, Callable], name: str = "") -> Any:
         return float(text)
     try:
         if text.startswith("@"):
-            return load_file(text[1:].strip())
+            return load_file(_unquoted(text[1:].strip()))
         from .parser import compile_value
         return as_value(compile_value(text, table))
     except AdcliError as error:
@@ -149,6 +162,13 @@ def parse_value(text: str, table: dict[str, Callable], name: str = "") -> Any:
 
 
 # -- files -------------------------------------------------------------------------------
+
+def _unquoted(path_text: str) -> str:
+    """`"a,b.npy"` or `'a,b.npy'` -> `a,b.npy`: a file name with a comma (or a bracket) is quoted in --at."""
+    if len(path_text) >= 2 and path_text[0] == path_text[-1] and path_text[0] in "\"'":
+        return path_text[1:-1]
+    return path_text
+
 
 def load_file(path_text: str) -> Any:
     """.npy (never pickles), .csv/.txt (numbers separated by commas or blanks), .json (nested lists)."""

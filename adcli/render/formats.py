@@ -194,16 +194,24 @@ def render_plain(record: Mapping[str, Any], digits: int | None = None) -> str:
     """Numbers only, space separated: the value first, then the rest in order (arrays in C order)."""
     numbers = []
     for _, value in labelled_values(record):
-        if isinstance(value, (str, bool, list, tuple)):
+        if not _in_cells(value):
             continue
         numbers.extend(_cell(item, digits) for item in ((value,) if isinstance(value, (float, int)) else np.ravel(value)))
     return " ".join(numbers)
 
 
+def _in_cells(value: Any) -> bool:
+    """Whether CSV and plain show an entry: numbers and verdicts (check's `ok`), not words or lists of them."""
+    return not isinstance(value, (str, list, tuple))
+
+
 def _cell(value: Any, digits: int | None) -> str:
-    """A number for CSV and plain output: counts (steps, orders) as integers, the rest as floats."""
-    if isinstance(value, (float, bool)):  # first: a float needs no NumPy to tell it from a count
+    """A number for CSV and plain output: counts (steps, orders) as integers, the rest as floats; a verdict
+    as true or false (as JSON writes it, and as pandas reads it)."""
+    if isinstance(value, float):  # first: a float needs no NumPy to tell it from a count
         return format_number(value, digits)
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
         return str(value)
     return format_number(value, digits)
@@ -211,13 +219,14 @@ def _cell(value: Any, digits: int | None) -> str:
 
 def csv_columns(record: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The record as CSV columns of equal length (inputs, value, derivatives): scalars or 1-D only."""
-    columns: dict[str, Any] = {}
-    for name, value in (inputs or {}).items():
-        columns[name] = value
-    for label, value in labelled_values(record):
-        if isinstance(value, (str, bool, list, tuple)):
-            continue
-        columns[label] = value
+    results = {label: value for label, value in labelled_values(record) if _in_cells(value)}
+    numbers = (float, int)  # checked first: a record of plain numbers needs no NumPy
+    result_rows = {np.size(value) for value in results.values() if not isinstance(value, numbers) and np.ndim(value) == 1}
+    # An input is a column when it is a number or has a row per result row: a 2-D input (a matrix reduced
+    # by the expression) or one of another length is shown by json and text, not refused.
+    columns = {name: value for name, value in (inputs or {}).items()
+               if isinstance(value, numbers) or np.ndim(value) == 0 or np.ndim(value) == 1 and np.size(value) in result_rows}
+    columns.update(results)
     if all(isinstance(value, (float, int)) for value in columns.values()):
         return {label: (value,) for label, value in columns.items()}  # one row; NumPy not needed
     for label, value in columns.items():
@@ -351,8 +360,7 @@ def _indented(text: str, indent: str) -> str:
 
 def _numeric_entries(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """The record's labelled numbers (what CSV and plain print), without its strings and lists."""
-    return [(label, value) for label, value in labelled_values(record)
-            if not isinstance(value, (str, bool, list, tuple))]
+    return [(label, value) for label, value in labelled_values(record) if _in_cells(value)]
 
 
 def _json_key(key: str) -> str:
@@ -373,7 +381,7 @@ class LineStream:
 
     `result` and `failure` return None when there is nothing to write yet (CSV holds rows back
     until the first result names its columns). Text shows a failure in place; plain leaves an
-    empty line there, so line k of the output stays the k-th program.
+    empty line there, and for each blank or comment line, so line k of the output stays line k of the input.
     """
 
     def __init__(self, fmt: str, digits: int | None = None):
@@ -400,6 +408,11 @@ class LineStream:
             return self._csv.failure(line, expr, located(error))
         first, _, rest = error.render().partition("\n")
         return f"line {line}: error: {first}" + ("\n" + _indented(rest, "  ") if rest else "")
+
+    def skipped(self, count: int) -> str:
+        """What stands for `count` blank or comment lines: in plain, an empty line each (output line k is input
+        line k, so `paste` lines them up); the other formats number their records instead."""
+        return "\n" * count if self.fmt == "plain" else ""
 
     def close(self) -> str | None:
         """What is still held back when the input ends."""
@@ -449,7 +462,9 @@ class CsvLines:
     def _cells(self, record: Mapping[str, Any]) -> dict[str, str]:
         cells = {}
         for label, value in _numeric_entries(record):
-            if np.ndim(value) != 0:
+            if np.size(value) == 1:  # a 1x1 Hessian, a gradient of shape (1,): one number
+                value = value if np.ndim(value) == 0 else np.ravel(value)[0]
+            else:
                 raise ValueError(f"a CSV row holds one number per column, and '{label}' has shape {np.shape(value)}; "
                                  "use --format json for array results")
             cells[label] = _cell(value, self.digits)
