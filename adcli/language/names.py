@@ -58,12 +58,13 @@ def builtin_arities(name: str) -> tuple[int, ...]:
     return tuple(sorted(FUNCTIONS.get(name, ())))
 
 
+BUILTIN_FUNCTIONS = frozenset(name for name in (*FUNCTIONS, *RECIPROCALS, *ALIASES, *DERIVATIVE_FUNCTIONS)
+                              if builtin_arities(name))
+BARE_FUNCTIONS = frozenset(name for name in BUILTIN_FUNCTIONS if 1 in builtin_arities(name))
+
+
 def is_builtin_function(name: str) -> bool:
-    return bool(builtin_arities(name))
-
-
-BARE_FUNCTIONS = frozenset(
-    name for name in (*FUNCTIONS, *RECIPROCALS, *ALIASES) if 1 in builtin_arities(name))
+    return name in BUILTIN_FUNCTIONS
 
 
 def known_functions(extra: Iterable[str] = ()) -> set[str]:

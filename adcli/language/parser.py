@@ -113,7 +113,7 @@ class _Compiler(Transformer):
 
     def name(self, children: list) -> Node:
         token, = children
-        name = normal(token.value)
+        name = token.value if token.value.isascii() else normal(token.value)
         span = token.start_pos, token.end_pos
         if self.defining is not None and name in self.defining.parameters:
             return Node(self.defining.parameters[name], *span)
