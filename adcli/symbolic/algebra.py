@@ -320,6 +320,12 @@ _INVERSES = {("exp", "log"), ("log", "exp")}
 
 
 def _fold_function(algebra: Algebra, name: str, arguments: tuple[int, ...]) -> int | None:
+    if name in ("gt", "ge") and algebra.value(arguments[1]) == 0 and algebra.kind(arguments[0]) == FN and \
+            algebra.data(arguments[0])[0] == "relu":
+        return algebra.fn(name, *algebra.data(arguments[0])[1], arguments[1]) if name == "gt" else None
+    if name in ("gt", "ge") and algebra.value(arguments[0]) == 0 and algebra.kind(arguments[1]) == FN and \
+            algebra.data(arguments[1])[0] == "relu":
+        return algebra.fn(name, arguments[0], *algebra.data(arguments[1])[1]) if name == "ge" else None
     if len(arguments) != 1:
         return None
     argument, = arguments

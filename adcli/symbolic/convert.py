@@ -4,7 +4,7 @@ The reverse sweep's recordings carry masks that keep PyTorch's values at edges (
 0, ...) in pow's rule, relu's threshold). A formula keeps what matters away from such edges:
 a choice made by an equality test is taken as not made (the test holds only at a point, where
 the formula may give nan or a limit instead of PyTorch's convention), while an inequality stays exact as
-sign(relu(a - b)), which is 1 where a > b and 0 elsewhere, and max/min's rule is exact too,
+the comparison (a > b), which is 1 or 0, and max/min's rule is exact too,
 ties included.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from ..engine.primitives import FUNCTIONS, LN10, LN2, PRIMITIVES, TWO_OVER_SQRT_PI
 from ..engine.program import CONST, VAR, Program
 from ..errors import ShapeError
-from .algebra import Algebra
+from .algebra import FN, Algebra
 
 _RENAMED = {"maximum": "max", "minimum": "min", "softplus_slope": "sigmoid"}  # softplus' slope is sigmoid below 20
 _SPELLED_OTHERWISE = frozenset(("add", "sub", "mul", "div", "neg", "pow", "sqrt", "where"))
@@ -80,7 +80,7 @@ def _where(a: Algebra, program: Program, args: tuple[int, ...], nodes: list[int]
         high, low = (nodes[arg] for arg in test.args)
         half = a.mul(a.num(Fraction(1, 2)), a.add(a.one, a.fn("sign", a.sub(low, high))))
         return a.mul(nodes[inner.args[2]], half)
-    return a.add(a.mul(condition, chosen), a.mul(a.sub(a.one, condition), other))
+    return a.add(a.mul(condition, chosen), a.mul(negation(a, condition), other))
 
 
 def check_scalar(program: Program) -> None:
@@ -152,26 +152,41 @@ def _apply(algebra: Algebra, op: str, operands: list[int], program: Program, spa
     raise ArrayProgram(ARRAY_HINT, program.text, span)
 
 
+def _compare(a: Algebra, relation: str, left: int, right: int) -> int:
+    """1 where `left relation right` holds, else 0, as a comparison the language reads: (x > 0)."""
+    difference = a.value(a.sub(left, right))
+    if difference is not None:
+        holds = {"gt": difference > 0, "ge": difference >= 0, "eq": difference == 0, "ne": difference != 0}
+        return a.one if holds[relation] else a.zero
+    constant, terms = a.linear_parts(left)
+    if a.value(right) is not None and constant != 0 and terms:  # (x - 1 > 0) is (x > 1)
+        left, right = a.linear(0, terms), a.num(a.value(right) - constant)
+    return a.fn(relation, left, right)
+
+
+def negation(a: Algebra, condition: int) -> int:
+    """1 - condition, as the opposite comparison where there is one: 1 - (0 >= x) is (x > 0)."""
+    if a.kind(condition) == FN and a.data(condition)[0] in _OPPOSITES:
+        relation, (left, right) = a.data(condition)
+        opposite, swap = _OPPOSITES[relation]
+        return _compare(a, opposite, *((right, left) if swap else (left, right)))
+    return a.sub(a.one, condition)
+
+
+_OPPOSITES = {"gt": ("ge", True), "ge": ("gt", True), "eq": ("ne", False), "ne": ("eq", False)}
+
+
 def _greater(a: Algebra, left: int, right: int) -> int:
-    """1 where left > right, else 0: exact for finite values."""
-    difference = a.sub(left, right)
-    value = a.value(difference)
-    if value is not None:
-        return a.one if value > 0 else a.zero
-    return a.fn("sign", a.fn("relu", difference))
+    return _compare(a, "gt", left, right)
 
 
 def _equal(a: Algebra, left: int, right: int) -> int:
-    """1 where left == right, else 0 (as a mask to zero, `_where` drops it: see the module's docstring)."""
-    difference = a.sub(left, right)
-    value = a.value(difference)
-    if value is not None:
-        return a.one if value == 0 else a.zero
-    return a.sub(a.one, a.fn("sign", a.fn("abs", difference)))
+    """1 where left == right (as a mask to zero, `_where` drops it: see the module's docstring)."""
+    return _compare(a, "eq", left, right)
 
 
 def _at_least(a: Algebra, left: int, right: int) -> int:
-    return a.sub(a.one, _greater(a, right, left))
+    return _compare(a, "ge", left, right)
 
 
 _CONDITIONS = {
@@ -185,7 +200,7 @@ _CONDITIONS = {
     "ge": _at_least,
     "le": lambda a, left, right: _at_least(a, right, left),
     "eq": _equal,
-    "ne": lambda a, left, right: a.sub(a.one, _equal(a, left, right)),
+    "ne": lambda a, left, right: _compare(a, "ne", left, right),
 }
 
 _SCALAR_OPERATIONS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "sqrt", "rsqrt", "where")) | set(_SAME_NAME) | \

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 from .algebra import ADD, FN, MUL, NAMED, NUM, VAR, Algebra, Number
 
+COMPARISONS = {"gt": ">", "ge": ">=", "eq": "==", "ne": "!="}  # 1 or 0, as the language's operators give
+MIRRORED = {">": "<", ">=": "<=", "==": "==", "!=": "!="}
 SUM, PRODUCT, POWER, ATOM = 1, 2, 3, 4  # how tightly a printed form binds; below what an operand needs, parentheses
 DECIMAL_DIGITS = 8  # a fraction p/(2^a 5^b) with a 5 in it prints as a decimal when that is this short
 
@@ -57,6 +59,9 @@ class MeasureStyle:
     def juxtapose(self, before: str, after: str) -> str:
         return ""
 
+    def comparison(self, left: str, relation: str, right: str) -> str:
+        return ""
+
 
 class TextStyle:
     """adcli's own syntax: what the parser reads back."""
@@ -81,6 +86,9 @@ class TextStyle:
 
     def quotient(self, numerator: str, denominator: str, denominator_items: int) -> str:
         return f"{numerator}/{denominator if denominator_items == 1 else f'({denominator})'}"
+
+    def comparison(self, left: str, relation: str, right: str) -> str:
+        return f"({left} {relation} {right})"
 
     def juxtapose(self, before: str, after: str) -> str:
         """Two factors side by side as the grammar reads them: `2x`, `x y`, `x*(x + 1)`, `(x + 1)^2 exp(x)`."""
@@ -137,6 +145,10 @@ class LatexStyle(TextStyle):
 
     def quotient(self, numerator: str, denominator: str, denominator_items: int) -> str:
         return rf"\frac{{{_unwrapped(numerator)}}}{{{_unwrapped(denominator)}}}"
+
+    def comparison(self, left: str, relation: str, right: str) -> str:
+        symbol = {">": ">", ">=": r"\geq", "<": "<", "<=": r"\leq", "==": "=", "!=": r"\neq"}[relation]
+        return rf"\left[{left} {symbol} {right}\right]"  # Iverson's bracket: 1 where it holds, else 0
 
     def juxtapose(self, before: str, after: str) -> str:
         if before[-1].isdigit() and after[0].isdigit():
@@ -218,6 +230,12 @@ class Printer:
         if kind == FN:
             name, arguments = data
             printed = [self.operand(a) for a in arguments]
+            if name in COMPARISONS:
+                left, right = printed
+                relation = COMPARISONS[name]
+                if self.algebra.kind(arguments[0]) == NUM and self.algebra.kind(arguments[1]) != NUM:
+                    left, right, relation = right, left, MIRRORED[relation]  # (x <= 0), not (0 >= x)
+                return Printed(style.comparison(left.text, relation, right.text), ATOM, 1 + left.count + right.count)
             return Printed(style.call(name, [p.text for p in printed]), ATOM, 1 + sum(p.count for p in printed))
         if kind == MUL:
             return self.term(Fraction(1), dict(data))
