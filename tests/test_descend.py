@@ -112,6 +112,26 @@ def test_every_in_csv_has_a_header_once(cli):
     assert run.stdout.splitlines()[0] == "steps,lr,loss_before,loss,w"
 
 
+def test_divergence_names_the_first_step_and_exits_0_as_pytorch_runs_on(cli):
+    run = cli("descend", "(x-3)^2", "--at", "x=0", "--wrt", "x", "--lr", "10", "--steps", "400", "--format", "json")
+    assert run.exit_code == 0 and run.json()["loss"] == "nan" and run.json()["steps"] == 400
+    assert run.stderr == "adcli: warning: the loss is not finite after step 121; a smaller --lr may help\n"
+
+
+@pytest.mark.parametrize("option, value", [("--lr", "nan"), ("--lr", "inf"), ("--lr", "-0.1"), ("--momentum", "nan"),
+                                           ("--momentum", "-inf")])
+def test_a_learning_rate_or_momentum_that_is_not_finite_and_at_least_0_is_refused(cli, option, value):
+    arguments = ["descend", "(x-3)^2", "--at", "x=0", "--wrt", "x", "--lr", "0.1", option, value]
+    run = cli(*arguments)
+    assert run.exit_code == 2 and f"Invalid value for '{option}'" in run.stderr and run.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["--rtol", "--atol"])
+def test_a_tolerance_that_is_nan_is_refused(cli, option):
+    run = cli("check", "x^2", "--at", "x=1", option, "nan")
+    assert run.exit_code == 2 and "is not a finite number" in run.stderr
+
+
 def test_divergence_warns_and_still_prints(cli):
     run = cli("descend", "x^2", "--at", "x=1", "--wrt", "x", "--lr", "2", "--steps", "2000", "--format", "json")
     assert run.exit_code == 0

@@ -224,10 +224,17 @@ def test_shape_errors_name_operator_and_column(cli, expr, message, column):
 @pytest.mark.parametrize("command, expr, at, warning", [
     ("eval", "log(x)", "x=-1", "log at column 1 gives nan"),
     ("eval", "1 + 1/x", "x=0", "operator '/' at column 6 gives inf"),
-    ("grad", "x + log(x - 1)", "x=1", "log at column 5 gives inf"),
+    ("grad", "x + log(x - 1)", "x=1", "log at column 5 gives -inf"),  # log(0) is -inf
     ("grad", "sqrt(x)", "x=0", "the derivative of sqrt at column 1 is inf here"),
     ("eval", "exp(x)^2", "x=710", "exp at column 1 gives inf"),
     ("eval", "exp(x)^2", "x=400", "operator '^' at column 7 gives inf"),
+    ("eval", "log(x)", "x=0", "log at column 1 gives -inf"),
+    ("eval", "-exp(x)", "x=1000", "exp at column 2 gives inf"),
+    ("eval", "[log(x), 1/x]", "x=0", "log at column 2 gives -inf"),
+    ("eval", "x * [1, -1] / 0", "x=1", "operator '/' at column 13 gives inf and -inf"),
+    ("eval", "1e99999999999999999999 + x", "x=1",
+     "the number 1e99999999999999999999 at column 1 is too large for float64: it is inf"),
+    ("eval", "x - 1e999", "x=1", "the number 1e999 at column 5 is too large for float64: it is inf"),
 ])
 def test_nonfinite_result_warns_once(cli, command, expr, at, warning):
     run = cli(command, expr, "--at", at)

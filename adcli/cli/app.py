@@ -46,6 +46,22 @@ def warn(message: str) -> None:
     click.echo(f"adcli: warning: {message}", err=True)
 
 
+class FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses nan and inf: nan passes every comparison a range makes, and a nan
+    learning rate or tolerance only turns every answer into nan or every check into a failure."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+FINITE_AT_LEAST_0 = FiniteRange(min=0)
+
+
 def _wrt_names(wrt: str | None) -> list[str] | None:
     if not wrt:
         return None
@@ -597,8 +613,8 @@ def jacobian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str,
 @click.option("--wrt", default=None, metavar="X,Y", help="Check only these variables, in this order.")
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 also checks the Hessian (against central differences of the gradient).")
-@click.option("--rtol", type=click.FloatRange(min=0), default=1e-6, show_default=True, help="Relative tolerance.")
-@click.option("--atol", type=click.FloatRange(min=0), default=1e-8, show_default=True, help="Absolute tolerance.")
+@click.option("--rtol", type=FINITE_AT_LEAST_0, default=1e-6, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=FINITE_AT_LEAST_0, default=1e-8, show_default=True, help="Absolute tolerance.")
 @reports_errors
 def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
                   wrt: str | None, order: int, rtol: float, atol: float) -> int:
@@ -676,9 +692,9 @@ def limit_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, di
 @click.argument("expr")
 @binding_options
 @click.option("--wrt", required=True, metavar="W,B", help="The variables to update, in this order.")
-@click.option("--lr", type=click.FloatRange(min=0), required=True, help="Learning rate.")
+@click.option("--lr", type=FINITE_AT_LEAST_0, required=True, help="Learning rate.")
 @click.option("--steps", type=click.IntRange(min=0), default=1, show_default=True, help="Number of steps.")
-@click.option("--momentum", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--momentum", type=FINITE_AT_LEAST_0, default=0.0, show_default=True,
               help="Momentum, as in torch.optim.SGD(momentum=...).")
 @click.option("--every", type=click.IntRange(min=1), default=None, metavar="K",
               help="Print the step and the loss every K steps, on standard error.")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 from ..lazy_numpy import np
 
 from .primitives import PRIMITIVES
-from .program import LEAVES, Instruction, Program
+from .program import CONST, LEAVES, Instruction, Program
 from .sweeps import Handle, Interpreter, backward, depends_on
 from .tape import describe, ones_like
 
@@ -18,7 +19,25 @@ def all_finite(value: Any) -> bool:
 
 
 def _kind(value: Any) -> str:
-    return "nan" if np.any(np.isnan(value)) else "inf"
+    """nan, inf or -inf: what the value holds that is not finite (log(0) gives -inf, not inf)."""
+    if np.any(np.isnan(value)):
+        return "nan"
+    positive, negative = bool(np.any(np.isposinf(value))), bool(np.any(np.isneginf(value)))
+    return "inf and -inf" if positive and negative else "-inf" if negative else "inf"
+
+
+_NUMBER = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _overflowing_number(program: Program) -> str | None:
+    """The first number written in the text that is too large for float64 (1e999 reads as inf)."""
+    for instruction in program.instructions:
+        if instruction.op == CONST and type(instruction.constant) is float and math.isinf(instruction.constant):
+            written = program.text[instruction.span[0]:instruction.span[1]]
+            if _NUMBER.fullmatch(written):
+                shown = written if len(written) <= 24 else f"{written[:12]}...{written[-8:]}"
+                return f"the number {shown} at {_where(program, instruction.span)} is too large for float64: it is inf"
+    return None
 
 
 def _where(program: Program, span: tuple[int, int]) -> str:
@@ -31,6 +50,9 @@ def nonfinite_value_origin(program: Program, values: Sequence[Any]) -> str | Non
     """The first operation that made a nan/inf from finite operands, if the output is not finite."""
     if all_finite(values[program.output]):
         return None
+    overflow = _overflowing_number(program)
+    if overflow is not None:
+        return overflow
     for slot, instruction in enumerate(program.instructions):
         if instruction.op in LEAVES:
             continue
