@@ -197,9 +197,11 @@ def command_lines(draw) -> list[str]:
 
 
 def run_cli(arguments: list[str], stdin: str | None = None):
+    """In-process; stdin as the bytes a file would hold (a lone surrogate as the bytes that are not UTF-8)."""
+    data = None if stdin is None else stdin.encode("utf-8", "surrogatepass")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return CliRunner().invoke(main, arguments, input=stdin, catch_exceptions=True)
+        return CliRunner().invoke(main, arguments, input=data, catch_exceptions=True)
 
 
 def assert_no_traceback(result, arguments) -> None:
@@ -228,6 +230,17 @@ def test_batch_mode_reports_every_line(lines, command, fmt, at):
     if fmt == "json":
         programs = [line for line in stdin.splitlines() if line.strip() and not line.strip().startswith("#")]
         assert len(result.stdout.splitlines()) == len(programs), (stdin, result.stdout)
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(st.sampled_from(["1", "0", "-2.5", "nan", "inf", "1e999", "", "x", "1,2", " 3 ", "\ud800",
+                                                "0x10", "1e-320"]), min_size=1, max_size=3), max_size=6),
+       text=st.sampled_from(["x^2 + y", "log(x) * y", "erf(x) - sqrt(y)", "atan2(y, x)", "x / y", "sum(x)"]),
+       command=st.sampled_from(["eval", "grad"]), fmt=st.sampled_from(FORMATS))
+def test_points_mode_reports_every_row(rows, text, command, fmt):
+    stdin = "x,y\n" + "".join(",".join(row) + "\n" for row in rows)
+    arguments = [command, text, "--points", "-", "--format", fmt]
+    assert_no_traceback(run_cli(arguments, stdin), arguments)
 
 
 @pytest.mark.parametrize("text", ["x^2", "sum(v * v)", "A @ v", "log(x) + 1/y"])
