@@ -161,6 +161,11 @@ def _compare(a: Algebra, relation: str, left: int, right: int) -> int:
     constant, terms = a.linear_parts(left)
     if a.value(right) is not None and constant != 0 and terms:  # (x - 1 > 0) is (x > 1)
         left, right = a.linear(0, terms), a.num(a.value(right) - constant)
+    coefficient, _ = a.scalar_parts(left)
+    if a.value(right) is not None and coefficient != 1 and not isinstance(coefficient, float):
+        left, right = a.scale(left, 1 / coefficient), a.num(a.value(right) / coefficient)  # (-2x > 4) is (x < -2)
+        if coefficient < 0 and relation in ("gt", "ge"):
+            left, right = right, left
     return a.fn(relation, left, right)
 
 
