@@ -88,6 +88,15 @@ def test_limit_that_differs_from_the_sides_says_so(cli):
     assert cli("limit", "1/x", "--at", "x=0", "--format", "plain").stdout == "-inf inf\n"
 
 
+@pytest.mark.parametrize("text, alternative", [("sin(x)/(x - pi)", "-1.0"), ("(1 + cos(x))/(x - pi)^2", "0.5")])
+def test_a_pole_from_rounding_is_flagged_with_the_limit_without_it(cli, text, alternative):
+    run = cli("limit", text, "--at", "x=pi", "--format", "json")
+    assert run.exit_code == 0 and run.json()["limit"] is None  # float64's answer: sin(pi) is 1.2e-16 there
+    assert run.stderr.startswith("adcli: warning: the pole rests on a leading coefficient tiny beside the next one")
+    assert run.stderr.rstrip().endswith(f"if it is 0, the limit is {alternative}")
+    assert cli("limit", "1/x", "--at", "x=0").stderr == ""
+
+
 @pytest.mark.parametrize("command", ["taylor", "limit"])
 @pytest.mark.parametrize("text, point, culprit, column", [
     ("x log(x)", "0", "log", 3), ("sqrt(x)", "0", "sqrt", 1), ("abs(x)", "0", "abs", 1), ("1 + relu(x)", "0", "relu", 5),

@@ -74,7 +74,16 @@ def limit(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | None
     name = expansion_variable(compiled, inputs, wrt, "limit")
     sides = taylor_mode.limit(compiled.program, inputs, name)
     warnings = _nonfinite_warnings(compiled, inputs, "the limit is nan") if math.isnan(sides.right) else []
+    if sides.without_rounding is not None:
+        warnings.append("the pole rests on a leading coefficient tiny beside the next one, as rounding leaves where "
+                        "exact arithmetic gives 0 (a float64 point such as pi is not exactly pi); if it is 0, the limit "
+                        f"is {_spoken(sides.without_rounding)}")
     return Limit(compiled.text, name, float(inputs[name]), sides.value, sides.left, sides.right, warnings=warnings)
+
+
+def _spoken(sides: taylor_mode.Limit) -> str:
+    value = sides.value
+    return repr(value) if value is not None else f"{sides.left!r} from the left and {sides.right!r} from the right"
 
 
 def _nonfinite_warnings(compiled: Compiled, inputs: Mapping[str, Any], otherwise: str) -> list[str]:

@@ -117,6 +117,9 @@ def taylor_coefficients(program: Program, inputs: Mapping[str, Any], name: str, 
 class Limit(NamedTuple):
     left: float
     right: float
+    # At a pole whose leading coefficient is tiny beside the next one (rounding error, as sin(x)
+    # at the float64 nearest pi): the limit if that coefficient were 0.
+    without_rounding: Limit | None = None
 
     @property
     def value(self) -> float | None:
@@ -126,16 +129,26 @@ class Limit(NamedTuple):
         return None
 
 
+ROUNDING = 64 * 2.0 ** -52  # a leading coefficient this small beside the next one may be a rounded 0
+
+
 def limit(program: Program, inputs: Mapping[str, Any], name: str) -> Limit:
     """The output's limits from the left and from the right as name -> a, from the leading term of its series."""
-    leading = series.normalized(expand(program, inputs, name, 1))
-    if len(leading.coefficients) == 0 or leading.valuation > 0:
+    return _leading_limit(series.normalized(expand(program, inputs, name, 1)), doubt=True)
+
+
+def _leading_limit(expansion: series.Series, doubt: bool) -> Limit:
+    coefficients, valuation = expansion
+    if len(coefficients) == 0 or valuation > 0:
         return Limit(0.0, 0.0)
-    coefficient = float(leading.coefficients[0])
-    if leading.valuation == 0:
-        return Limit(coefficient, coefficient)
-    right = math.copysign(math.inf, coefficient)  # a pole: c t^-m grows without bound, its sign set by c and m
-    return Limit(right if leading.valuation % 2 == 0 else -right, right)
+    leading = float(coefficients[0])
+    if valuation == 0:
+        return Limit(leading, leading)
+    right = math.copysign(math.inf, leading)  # a pole: c t^-m grows without bound, its sign set by c and m
+    alternative = None
+    if doubt and len(coefficients) > 1 and abs(leading) <= ROUNDING * abs(coefficients[1]):
+        alternative = _leading_limit(series.normalized(series.Series(coefficients[1:], valuation + 1)), doubt=False)
+    return Limit(right if valuation % 2 == 0 else -right, right, alternative)
 
 
 SMALLEST_TRUSTED = 1e-280  # a coefficient this close to float64's underflow has lost digits
