@@ -208,3 +208,46 @@ def test_library_derivative_takes_the_same_path():
     value, third = adcli.compile("x^3 sin(x)").derivative("x", 3, x=1.0)
     assert third == pytest.approx(6.660726245334686, rel=1e-14)
     assert adcli.compile("abs(x^2)").derivative("x", 2, x=0.0)[1] == 0.0
+
+
+SYMPY_LIMITS = [
+    ("(exp(x) - 1 - x)/x^2", 0), ("(tan(x) - x)/x^3", 0), ("(1 - cos(x))/x", 0), ("(sqrt(1 + x) - 1)/x", 0),
+    ("(x^3 - 8)/(x - 2)", 2), ("sin(3*x)/sin(5*x)", 0), ("(2^x - 1)/x", 0), ("(1/x - 1/tan(x))/x", 0),
+    ("(asin(x) - x)/x^3", 0), ("log(cos(x))/x^2", 0), ("(x^2 - 4)/(x^2 - 5*x + 6)", 2), ("erf(x)/x", 0),
+    ("x^2/(1 - cos(x))", 0), ("(exp(x^2) - 1)/(x*sin(x))", 0), ("1/x - 1/(exp(x) - 1)", 0),
+]
+
+
+@pytest.mark.parametrize("text, point", SYMPY_LIMITS)
+def test_limits_agree_with_sympy(text, point):
+    import sympy
+
+    x = sympy.Symbol("x")
+    expected = sympy.limit(sympy.sympify(text.replace("^", "**"), locals={"x": x, "erf": sympy.erf}), x, point)
+    assert adcli.compile(text).limit("x", at=float(point)).value == pytest.approx(float(expected), rel=1e-14, abs=1e-15)
+
+
+LEAVES = st.sampled_from(["x", "0", "1", "2", "pi", "(x - 1)", "(-x)"])
+UNARY = ["sin", "cos", "exp", "log", "sqrt", "abs", "relu", "floor", "atan", "tanh", "cbrt", "asin", "sign", "erf"]
+
+
+def expressions():
+    def extend(children):
+        return st.one_of(
+            st.tuples(st.sampled_from(UNARY), children).map(lambda p: f"{p[0]}({p[1]})"),
+            st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(lambda p: f"({p[0]} {p[1]} {p[2]})"),
+            st.tuples(children, st.sampled_from(["2", "3", "-1", "0.5", "x"])).map(lambda p: f"({p[0]})^{p[1]}"),
+            st.tuples(st.sampled_from(["max", "min", "atan2", "hypot"]), children, children).map(
+                lambda p: f"{p[0]}({p[1]}, {p[2]})"))
+    return st.recursive(LEAVES, extend, max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions(), st.sampled_from([0.0, 1.0, -1.0, 0.5]))
+def test_any_formula_gives_series_or_an_adcli_error(text, point):
+    compiled = adcli.compile(text)
+    for attempt in (lambda: compiled.taylor("x", at=point, order=4), lambda: compiled.limit("x", at=point)):
+        try:
+            attempt()
+        except adcli.AdcliError:
+            pass

@@ -143,6 +143,8 @@ def mul(a: Operand, b: Operand) -> Series:
         return Series(a.coefficients * b, a.valuation)
     a, b = normalized(a), normalized(b)
     terms = min(len(a.coefficients), len(b.coefficients))
+    if terms == 0:  # one of them is zero as far as its terms go, and so is the product
+        return Series(a.coefficients[:0], a.valuation + b.valuation)
     return Series(_product(a.coefficients[:terms], b.coefficients[:terms]), a.valuation + b.valuation)
 
 
@@ -156,6 +158,8 @@ def div(a: Operand, b: Operand) -> Series:
         raise NeedsMoreTerms
     a = normalized(_lifted(a, len(b.coefficients)))
     terms = min(len(a.coefficients), len(b.coefficients))
+    if terms == 0:  # a numerator zero as far as its terms go
+        return Series(a.coefficients[:0], a.valuation - b.valuation)
     return Series(_quotient(a.coefficients[:terms], b.coefficients[:terms]), a.valuation - b.valuation)
 
 
