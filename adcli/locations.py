@@ -28,6 +28,8 @@ def private_cache_folder() -> str | None:
     folder = cache_folder()
     try:
         os.makedirs(os.path.dirname(folder), exist_ok=True)
+        if not all(_safe_ancestor(path) for path in _ancestors(folder)):
+            return None  # checked first: nothing is made where another user could swap it
         try:
             os.mkdir(folder, 0o700)
         except FileExistsError:
@@ -37,8 +39,6 @@ def private_cache_folder() -> str | None:
             return None  # a link, a file, someone else's, or writable by others: its content cannot be trusted
         if own.st_mode & 0o077:
             os.chmod(folder, 0o700)  # made by an older adcli under the umask; ours and written only by us, so kept
-        if not all(_safe_ancestor(path) for path in _ancestors(folder)):
-            return None
     except OSError:
         return None
     return folder

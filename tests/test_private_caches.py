@@ -89,6 +89,7 @@ def test_a_folder_others_can_write_is_no_cache(cache_home, mode):
 def test_a_cache_home_others_can_write_is_no_cache(cache_home, mode):
     os.chmod(cache_home, mode)  # another user could rename adcli's folder and put their own in its place
     assert locations.private_cache_folder() is None
+    assert list(cache_home.iterdir()) == []  # and nothing is made there
 
 
 def test_a_sticky_shared_folder_above_is_fine(cache_home):
