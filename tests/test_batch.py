@@ -278,20 +278,17 @@ def test_digits_apply_to_batch_records(cli):
 
 
 def test_one_decorator_line_opts_a_command_in():
-    """What hessian, jacobian or check do to take `-` and --file: @many_programs() in place of @click.argument."""
+    """What hessian, jacobian or check do to take `-` and --file: @command_inputs(), and a plain command to drive."""
     import click
     from click.testing import CliRunner
 
-    from adcli.cli.app import _emit, _prepare, binding_options, many_programs, reports_errors
-    from adcli.commands.records import hessian_outcome
+    from adcli.cli.app import command_inputs, drive
+    from adcli.commands import calculus
 
     @click.command()
-    @many_programs()
-    @binding_options
-    @reports_errors
-    def hessian_like(expr, at, seed, fmt, digits):
-        compiled, bindings = _prepare(expr, at, seed)
-        return _emit(hessian_outcome(compiled, bindings, None), fmt, digits)
+    @command_inputs()
+    def hessian_like(inputs):
+        return drive(inputs, calculus.hessian)
 
     runner = CliRunner()
     batch_run = runner.invoke(hessian_like, ["-", "--format", "json"], input="x^2 y where x=1, y=2\nx^\n")

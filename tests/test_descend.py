@@ -12,7 +12,8 @@ import pytest
 
 import adcli
 from adcli.language import parser
-from adcli.commands.descend import ProgressBar, descend
+from adcli.cli.terminal import ProgressBar
+from adcli.commands.descend import descend
 from conftest import console_script
 
 # f(w) = sum((w - c)^2): the gradient is 2 (w - c), so a step with rate lr maps w - c to

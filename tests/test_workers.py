@@ -7,10 +7,10 @@ import json
 import os
 import select
 import subprocess
-from types import SimpleNamespace
 
 import pytest
 
+from adcli.commands.results import Value
 from adcli.drivers import points, workers
 from adcli.drivers.batch import Output
 from adcli.errors import AdcliError
@@ -152,7 +152,7 @@ def test_the_blocks_run_in_worker_processes(tmp_path):
     path.write_bytes(b"x + 1\n" * 4000)
 
     def compute(compiled):
-        return SimpleNamespace(record={"value": float(os.getpid())}, warnings=(), ok=True)
+        return Value(compiled.text, float(os.getpid()))
 
     out, err = io.StringIO(), io.StringIO()
     with open(path, "rb") as file:

@@ -1,6 +1,7 @@
-"""The command line: Click commands that read options, call the engine and print records.
+"""The command line: Click commands that read options and drive a command (commands/) over one program,
+a file of programs or a points file; the one-shot driver prints its result here.
 
-This is the only module that imports click. Exit codes: 0 success, 1 bad input, 2 misuse
+This is the only package that imports click. Exit codes: 0 success, 1 bad input, 2 misuse
 of the command line (Click's own), 130 on Ctrl-C, 141 when the reader of our output
 went away (`adcli ... | head -1`).
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import inspect
 import os
 import shutil
 import sys
@@ -26,9 +26,9 @@ from ..api import Compiled, compile_stored
 from ..language.bindings import parse_assignments, split_top_level
 from ..errors import AdcliError, BindingError, unexpected
 from .streams import OutputFault, guard_standard_streams, release_standard_output
+from ..commands import calculus, check
+from ..commands.results import Result
 from ..render.formats import FORMATS, LineStream, PointStream, render, render_progress
-from ..commands.records import (Outcome, check_outcome, derivative_outcome, eval_outcome, grad_outcome, hessian_outcome,
-                      jacobian_outcome)
 
 if TYPE_CHECKING:
     from ..drivers import batch
@@ -120,16 +120,19 @@ def value_options(command: Callable) -> Callable:
 
 def binding_options(command: Callable) -> Callable:
     """--at, --seed, --format and --digits, shared by every command that prints numbers."""
-    options = [
+    for option in reversed(_binding_options()):
+        command = option(command)
+    return command
+
+
+def _binding_options() -> list[Callable]:
+    return [
         value_options,
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="text for people, json (one object per result), csv, plain (numbers only)."),
         click.option("--digits", type=click.IntRange(1, 17), default=None,
                      help="Significant digits to print (default: full round-trip precision)."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -153,104 +156,41 @@ def reports_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _emit(outcome: Outcome, fmt: str, digits: int | None, inputs: dict | None = None) -> int:
-    served = _served()
-    if served is not None:  # one program of a batch, or one chunk of points: the run writes it
-        served.outcome = outcome
-        return 0
-    for warning in outcome.warnings:
-        warn(warning)
-    try:
-        text = render(outcome.record, fmt, digits, inputs if fmt == "csv" else None)
-    except ValueError as problem:  # a shape this format cannot hold
-        error(str(problem))
-        return EXIT_BAD_INPUT
-    click.echo(text)
-    return 0 if outcome.ok else EXIT_BAD_INPUT
+# -- the three drivers: one program, one program per line (EXPR `-`, --file), one program at many points --
 
-
-def _prepare(expr: str, at: tuple[str, ...], seed: int | None) -> tuple[Compiled, dict[str, Any]]:
-    served = _served()
-    if served is not None:
-        return served.compiled, served.bindings
-    compiled = compile_stored(expr)
-    return compiled, parse_assignments(at, seed)
-
-
-# -- many programs (EXPR as `-`, --file) and many points (--points) --------------------------
-
-_SERVED = "adcli.served"  # the key of the current run's Served in the Click context's meta
+Command = Callable[[Compiled, dict[str, Any]], Result]  # commands/: a compiled program and its bindings in, a result out
 
 
 @dataclass
-class Served:
-    """While a batch or points run calls a command's body: what its `_prepare` returns, what its `_emit` gave."""
+class Inputs:
+    """What every computing command reads: its program or programs, points, bindings, output options
+    and how a run of many goes."""
 
-    bindings: dict[str, Any]
-    compiled: Compiled | None = None
-    outcome: Outcome | None = None
-
-    def compute(self, body: Callable, options: dict[str, Any], compiled: Compiled,
-                bindings: dict[str, Any] | None = None) -> Outcome:
-        self.compiled, self.outcome = compiled, None
-        if bindings is not None:
-            self.bindings = bindings
-        body(expr=compiled.text, **options)
-        assert self.outcome is not None, "a command body must end in _emit(...)"
-        return self.outcome
+    expr: str | None
+    program_file: str | None
+    points_file: str | None
+    at: tuple[str, ...]
+    seed: int | None
+    fmt: str
+    digits: int | None
+    run: Run
 
 
-@dataclass
-class ServedCompute:
-    """A command's body as a batch run's compute: in this process, a forked worker, or a cluster's
-    worker, where it sets up the Click context that this process's run has."""
+def command_inputs(points: bool = False) -> Callable:
+    """EXPR as text, or `-` / --file PATH for one program per line (with points=True also --points PATH|-),
+    the options of such runs and the binding options, handed to the decorated function as one
+    `Inputs`, its first argument.
 
-    served: Served
-    body: Callable
-    options: dict[str, Any]
-
-    def __call__(self, compiled: Compiled, bindings: dict[str, Any] | None = None) -> Outcome:
-        if _served() is self.served:
-            return self.served.compute(self.body, self.options, compiled, bindings)
-        with click.Context(main) as context:
-            context.meta[_SERVED] = self.served
-            return self.served.compute(self.body, self.options, compiled, bindings)
-
-
-def _served() -> Served | None:
-    context = click.get_current_context(silent=True)
-    return None if context is None else context.meta.get(_SERVED)
-
-
-def many_programs(points: bool = False) -> Callable:
-    """EXPR as text, or `-` / --file PATH for one program per line; with points=True also --points PATH|-.
-
-    Put it in place of `@click.argument("expr")`, right under `@main.command(...)`: that one line
-    opts a command in. The command's body stays one-shot; a run calls it once per program line
-    (or chunk of points), answers its `_prepare` and takes what it `_emit`s, and streams the
-    records (batch.py, points.py). One line's error becomes that line's error record.
+    The function turns its own options into a command (a plain function of a compiled program and
+    its bindings, from commands/) and returns `drive(inputs, command)`.
     """
-    def decorate(command: Callable) -> Callable:
-        body = inspect.unwrap(command)  # without reports_errors: a line's error must not end the run
-
-        @functools.wraps(command)
-        def dispatch(expr: str | None, program_file: str | None, jobs: int | None, output_path: str | None,
-                     scheduler: str | None, points_file: str | None = None, **options: Any) -> Any:
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def collect(expr: str | None, program_file: str | None, jobs: int | None, output_path: str | None,
+                    scheduler: str | None, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
+                    points_file: str | None = None, **options: Any) -> Any:
             run = Run(jobs, output_path, scheduler)
-            if program_file is None and points_file is None and expr != "-":
-                if expr is None:
-                    raise click.UsageError("Missing argument 'EXPR' (or '-' to read programs from standard input, "
-                                           "or --file PATH).")
-                if output_path is not None or scheduler is not None:
-                    raise click.UsageError("--output and --scheduler go with --file, '-' or --points.")
-                return command(expr=expr, **options)
-            if points_file is not None:
-                if program_file is not None or expr in (None, "-"):
-                    raise click.UsageError("--points evaluates one EXPR, given as text, at many points.")
-                return reports_errors(_run_points)(body, expr, points_file, run, options)
-            if program_file is not None and expr is not None:
-                raise click.UsageError("Give EXPR, '-' or --file PATH: one of them.")
-            return reports_errors(_run_programs)(body, program_file, run, options)
+            return function(Inputs(expr, program_file, points_file, at, seed, fmt, digits, run), **options)
 
         parameters = [
             click.argument("expr", required=False, shell_complete=complete_at_file),
@@ -272,11 +212,49 @@ def many_programs(points: bool = False) -> Callable:
                 "--points", "points_file", metavar="PATH|-", shell_complete=complete_file,
                 help="Points: a CSV (a header of variable names, then one row of numbers per point) or a "
                      ".parquet file (one numeric column per variable)."))
-        for parameter in reversed(parameters):
-            dispatch = parameter(dispatch)
-        return dispatch
+        for parameter in reversed(parameters + _binding_options()):
+            collect = parameter(collect)
+        return collect
 
     return decorate
+
+
+def drive(inputs: Inputs, command: Command) -> Any:
+    """Run the command on what the inputs name: one program, one per line, or one at many points."""
+    run = inputs.run
+    if inputs.program_file is None and inputs.points_file is None and inputs.expr != "-":
+        if inputs.expr is None:
+            raise click.UsageError("Missing argument 'EXPR' (or '-' to read programs from standard input, "
+                                   "or --file PATH).")
+        if run.output_path is not None or run.scheduler is not None:
+            raise click.UsageError("--output and --scheduler go with --file, '-' or --points.")
+        return reports_errors(_one_shot)(inputs, command)
+    if inputs.points_file is not None:
+        if inputs.program_file is not None or inputs.expr in (None, "-"):
+            raise click.UsageError("--points evaluates one EXPR, given as text, at many points.")
+        return reports_errors(_run_points)(inputs, command)
+    if inputs.program_file is not None and inputs.expr is not None:
+        raise click.UsageError("Give EXPR, '-' or --file PATH: one of them.")
+    return reports_errors(_run_programs)(inputs, command)
+
+
+def _one_shot(inputs: Inputs, command: Command) -> int:
+    compiled = compile_stored(inputs.expr)
+    bindings = parse_assignments(inputs.at, inputs.seed)
+    return _print(command(compiled, bindings), inputs.fmt, inputs.digits, bindings)
+
+
+def _print(result: Result, fmt: str, digits: int | None, bindings: dict[str, Any] | None = None) -> int:
+    """Write the result's warnings to standard error and the result to standard output; the exit code."""
+    for warning in result.warnings:
+        warn(warning)
+    try:
+        text = render(result, fmt, digits, bindings)
+    except ValueError as problem:  # a shape this format cannot hold
+        error(str(problem))
+        return EXIT_BAD_INPUT
+    click.echo(text)
+    return EXIT_BAD_INPUT if result.failed() else 0
 
 
 @dataclass(frozen=True)
@@ -288,19 +266,20 @@ class Run:
     scheduler: str | None
 
 
-def _run_programs(body: Callable, path: str | None, run: Run, options: dict[str, Any]) -> int:
-    # batch, points and descend are imported where they are used: one-shot commands start ~4.5 ms sooner.
+def _run_programs(inputs: Inputs, command: Command) -> int:
+    # batch, points and descend are imported where they are used: one-shot commands start sooner.
     from ..drivers import batch, cluster, workers
 
-    served = _serve(options)
+    run = inputs.run
+    # Once: every line shares them. A partial of module functions, so a cluster's workers can be sent it.
+    compute = functools.partial(command, bindings=parse_assignments(inputs.at, inputs.seed))
     address = cluster.scheduler_address(run.scheduler)
-    parts = _part_folder(run, options["fmt"], address)
-    with _input(path, batch.TERMINAL_HINT) as stream, \
-            _records_to(None if parts else run.output_path, options["fmt"], stream, "json", parts) as (output, fmt):
-        compute = ServedCompute(served, body, options)
-        line_stream = LineStream(fmt, options["digits"])
+    parts = _part_folder(run, inputs.fmt, address)
+    with _input(inputs.program_file, batch.TERMINAL_HINT) as stream, \
+            _records_to(None if parts else run.output_path, inputs.fmt, stream, "json", parts) as (output, fmt):
+        line_stream = LineStream(fmt, inputs.digits)
         if address is not None:
-            return cluster.write_programs(address, _file_path(path), compute, line_stream, output, parts)
+            return cluster.write_programs(address, _file_path(inputs.program_file), compute, line_stream, output, parts)
         # CSV takes its header from the first result, so its lines depend on each other: one process.
         jobs = 1 if fmt == "csv" else workers.jobs_for(stream, run.jobs)
         if jobs > 1:
@@ -308,24 +287,24 @@ def _run_programs(body: Callable, path: str | None, run: Run, options: dict[str,
         return batch.write_results(batch.results(batch.program_lines(stream), compute), line_stream, output)
 
 
-def _run_points(body: Callable, expr: str, path: str, run: Run, options: dict[str, Any]) -> int:
+def _run_points(inputs: Inputs, command: Command) -> int:
     from ..drivers import cluster, points, workers
 
-    served = _serve(options)
-    compiled = compile_stored(expr)
+    run = inputs.run
+    bindings = parse_assignments(inputs.at, inputs.seed)
+    compiled = compile_stored(inputs.expr)
     address = cluster.scheduler_address(run.scheduler)
-    parts = _part_folder(run, options["fmt"], address)
-    with _points_input(path) as (stream, points_file), \
-            _records_to(None if parts else run.output_path, options["fmt"], stream, "csv", parts) as (output, fmt):
-        stream_format = PointStream(fmt, options["digits"], points_file.names)
-        compute = ServedCompute(served, body, options)
+    parts = _part_folder(run, inputs.fmt, address)
+    with _points_input(inputs.points_file) as (stream, points_file), \
+            _records_to(None if parts else run.output_path, inputs.fmt, stream, "csv", parts) as (output, fmt):
+        stream_format = PointStream(fmt, inputs.digits, points_file.names)
         if address is not None:
-            return cluster.write_points(address, compiled, served.bindings, points_file, _file_path(path), compute,
-                                        stream_format, output, parts)
+            return cluster.write_points(address, compiled, bindings, points_file, _file_path(inputs.points_file),
+                                        command, stream_format, output, parts)
         jobs = 1 if stream is None else workers.jobs_for(stream, run.jobs, points.MIN_BYTES_FOR_JOBS)
         if stream is None and run.jobs:
             jobs = run.jobs
-        return points.write_points(compiled, served.bindings, points_file, compute, stream_format, output, jobs)
+        return points.write_points(compiled, bindings, points_file, command, stream_format, output, jobs)
 
 
 @contextlib.contextmanager
@@ -383,19 +362,6 @@ def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kin
         yield batch.Output(sink, sys.stderr, echo_errors=True, source=source), fmt
     finally:
         sink.close()
-
-
-def _serve(options: dict[str, Any]) -> Served:
-    served = Served(parse_assignments(options["at"], options["seed"]))  # once: every line shares them
-    click.get_current_context().meta[_SERVED] = served
-    return served
-
-
-def _output(options: dict[str, Any], source: BinaryIO) -> batch.Output:
-    from ..drivers import batch
-
-    return batch.Output(sys.stdout, sys.stderr,
-                        echo_errors=options["fmt"] != "text", source=source)
 
 
 @contextlib.contextmanager
@@ -487,10 +453,8 @@ def main() -> None:
 
 
 @main.command("eval")
-@many_programs(points=True)
-@binding_options
-@reports_errors
-def eval_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None) -> int:
+@command_inputs(points=True)
+def eval_command(inputs: Inputs) -> int:
     """Print the value of EXPR.
 
     EXPR '-' (or --file PATH) reads one program per line and prints one record per
@@ -504,19 +468,15 @@ def eval_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
       generate-formulas | adcli eval - --at x=2 --format json
       adcli eval "exp(-x^2) y" --points grid.csv --format csv
     """
-    compiled, bindings = _prepare(expr, at, seed)
-    return _emit(eval_outcome(compiled, bindings), fmt, digits, bindings)
+    return drive(inputs, calculus.value)
 
 
 @main.command("grad")
-@many_programs(points=True)
-@binding_options
+@command_inputs(points=True)
 @click.option("--wrt", default=None, metavar="X,Y", help="Differentiate only with respect to these, in this order.")
 @click.option("--order", type=click.IntRange(1, 64), default=1, show_default=True,
               help="The Nth derivative with respect to one variable (--wrt).")
-@reports_errors
-def grad_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
-                 wrt: str | None, order: int) -> int:
+def grad_command(inputs: Inputs, wrt: str | None, order: int) -> int:
     """Print the value of EXPR and its gradient.
 
     The gradient is taken with respect to every bound variable (or those named by
@@ -532,11 +492,7 @@ def grad_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, dig
       adcli grad - --format json < formulas.txt | jq .grad
       adcli grad "(x + 2y)^2 tanh(x y)" --points points.csv --format csv
     """
-    compiled, bindings = _prepare(expr, at, seed)
-    names = _wrt_names(wrt)
-    if order > 1:
-        return _emit(derivative_outcome(compiled, bindings, names, order), fmt, digits, bindings)
-    return _emit(grad_outcome(compiled, bindings, names), fmt, digits, bindings)
+    return drive(inputs, functools.partial(calculus.gradient, wrt=_wrt_names(wrt), order=order))
 
 
 @main.command("diff")
@@ -571,12 +527,9 @@ def diff_command(expr: str, at: tuple[str, ...], seed: int | None, wrt: str | No
 
 
 @main.command("hessian")
-@many_programs()
-@binding_options
+@command_inputs()
 @click.option("--wrt", default=None, metavar="X,Y", help="Variables of the Hessian, in this order.")
-@reports_errors
-def hessian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
-                    wrt: str | None) -> int:
+def hessian_command(inputs: Inputs, wrt: str | None) -> int:
     """Print the value, gradient and Hessian matrix of EXPR.
 
     Array variables are flattened in C order and concatenated in --wrt order.
@@ -584,17 +537,13 @@ def hessian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
     \b
       adcli hessian "x^2 y + sin(x y)" --at x=1,y=2
     """
-    compiled, bindings = _prepare(expr, at, seed)
-    return _emit(hessian_outcome(compiled, bindings, _wrt_names(wrt)), fmt, digits)
+    return drive(inputs, functools.partial(calculus.hessian, wrt=_wrt_names(wrt)))
 
 
 @main.command("jacobian")
-@many_programs()
-@binding_options
+@command_inputs()
 @click.option("--wrt", default=None, metavar="X,Y", help="Variables to differentiate with respect to.")
-@reports_errors
-def jacobian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
-                     wrt: str | None) -> int:
+def jacobian_command(inputs: Inputs, wrt: str | None) -> int:
     """Print the Jacobian of an array-valued EXPR: one matrix per variable, of shape value.shape + variable.shape.
 
     All of it comes from one sweep: forward mode when the variables have fewer entries
@@ -603,21 +552,17 @@ def jacobian_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str,
     \b
       adcli jacobian "[x*y, x+y, sin(x)]" --at x=1,y=2
     """
-    compiled, bindings = _prepare(expr, at, seed)
-    return _emit(jacobian_outcome(compiled, bindings, _wrt_names(wrt)), fmt, digits)
+    return drive(inputs, functools.partial(calculus.jacobian, wrt=_wrt_names(wrt)))
 
 
 @main.command("check")
-@many_programs()
-@binding_options
+@command_inputs()
 @click.option("--wrt", default=None, metavar="X,Y", help="Check only these variables, in this order.")
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 also checks the Hessian (against central differences of the gradient).")
 @click.option("--rtol", type=FINITE_AT_LEAST_0, default=1e-6, show_default=True, help="Relative tolerance.")
 @click.option("--atol", type=FINITE_AT_LEAST_0, default=1e-8, show_default=True, help="Absolute tolerance.")
-@reports_errors
-def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
-                  wrt: str | None, order: int, rtol: float, atol: float) -> int:
+def check_command(inputs: Inputs, wrt: str | None, order: int, rtol: float, atol: float) -> int:
     """Compare the AD gradient of EXPR with central finite differences; exit 1 when they disagree.
 
     Agreement means |ad - fd| <= atol + rtol * |fd| for every entry. The step is
@@ -629,20 +574,15 @@ def check_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, di
       adcli check "x^2 y + sin(x y)" --at x=1,y=2
       adcli check "log(sum(exp(x)))" --at "x=[1,2,3]" --order 2
     """
-    compiled, bindings = _prepare(expr, at, seed)
-    outcome = check_outcome(compiled, bindings, _wrt_names(wrt), order, rtol, atol)
-    return _emit(outcome, fmt, digits)
+    return drive(inputs, functools.partial(check.check, wrt=_wrt_names(wrt), order=order, rtol=rtol, atol=atol))
 
 
 @main.command("taylor")
-@many_programs()
-@binding_options
+@command_inputs()
 @click.option("--wrt", default=None, metavar="X", help="The variable to expand in (default: the formula's only one).")
 @click.option("--order", type=click.IntRange(0, 10000), default=5, show_default=True,
               help="The highest power of (X - a) to give.")
-@reports_errors
-def taylor_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
-                   wrt: str | None, order: int) -> int:
+def taylor_command(inputs: Inputs, wrt: str | None, order: int) -> int:
     """Print the Taylor coefficients c_k = f^(k)(a)/k!, k = 0..N, of EXPR at --at X=a, and its polynomial.
 
     All of them come from one sweep of truncated power series (Taylor mode), so orders in
@@ -655,21 +595,16 @@ def taylor_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, d
       adcli taylor "sin(x)/x" --at x=0 --order 6
       adcli taylor "exp(sin(x))" --at x=0.5 --order 1000 --format json
     """
-    from ..commands.expansions import taylor
+    from ..commands.expansions import taylor  # Taylor mode loads for its commands alone
 
-    compiled, bindings = _prepare(expr, at, seed)
-    result = taylor(compiled, bindings, _wrt_names(wrt), order)
-    return _emit(Outcome(result.record(), result.warnings), fmt, digits)
+    return drive(inputs, functools.partial(taylor, wrt=_wrt_names(wrt), order=order))
 
 
 @main.command("limit")
-@many_programs()
-@binding_options
+@command_inputs()
 @click.option("--wrt", default=None, metavar="X",
               help="The variable that tends to its --at value (default: the formula's only one).")
-@reports_errors
-def limit_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, digits: int | None,
-                  wrt: str | None) -> int:
+def limit_command(inputs: Inputs, wrt: str | None) -> int:
     """Print the limit of EXPR as X tends to its --at value, from the leading term of its power series.
 
     0/0 in analytic parts cancels (sin(x)/x, (1 - cos x)/x^2 at 0); at a pole the limit is
@@ -683,9 +618,7 @@ def limit_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, di
     """
     from ..commands.expansions import limit
 
-    compiled, bindings = _prepare(expr, at, seed)
-    result = limit(compiled, bindings, _wrt_names(wrt))
-    return _emit(Outcome(result.record(), result.warnings), fmt, digits)
+    return drive(inputs, functools.partial(limit, wrt=_wrt_names(wrt)))
 
 
 @main.command("descend")
@@ -712,9 +645,10 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
       adcli descend "pred = x @ W.T + b; mean((pred - y)^2)" --at x=@x.npy,y=@y.csv \\
           --at "W=zeros(2,3),b=zeros(2)" --wrt W,b --lr 0.01 --steps 1000 --every 100
     """
-    from ..commands.descend import InterruptFlag, ProgressBar, descend, descent_record, descent_warnings
+    from ..commands.descend import descend
+    from .terminal import InterruptFlag, ProgressBar
 
-    compiled, bindings = _prepare(expr, at, seed)
+    compiled, bindings = compile_stored(expr), parse_assignments(at, seed)
     bar = ProgressBar(_with_controls(sys.stderr), steps)
 
     def on_step(step: int, loss: float) -> None:
@@ -724,10 +658,9 @@ def descend_command(expr: str, at: tuple[str, ...], seed: int | None, fmt: str, 
         bar.update(step, loss)
 
     with InterruptFlag() as interrupted:
-        descent = descend(compiled, bindings, _wrt_names(wrt), lr, steps, momentum, on_step, interrupted)
+        result = descend(compiled, bindings, _wrt_names(wrt), lr, steps, momentum, on_step, interrupted)
     bar.clear()
-    outcome = Outcome(descent_record(compiled, descent, lr, momentum), descent_warnings(descent, steps))
-    code = _emit(outcome, fmt, digits)
+    code = _print(result, fmt, digits)
     return EXIT_INTERRUPTED if interrupted.raised else code
 
 
@@ -847,3 +780,4 @@ def _exit_now(code: int) -> NoReturn:
         except (OSError, OutputFault):  # already reported, or nowhere left to report it
             pass
     os._exit(code)
+

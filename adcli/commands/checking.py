@@ -42,7 +42,7 @@ KINK = 1e-3  # one-sided slopes further apart than this (relative) meet at a kin
 
 
 @dataclass
-class Check:
+class Comparison:
     """AD results beside finite differences, and how far apart they are."""
 
     grad: dict[str, Any]
@@ -230,7 +230,7 @@ def errors(ad: np.ndarray, fd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str], order: int = 1,
-          rtol: float = 1e-6, atol: float = 1e-8) -> Check:
+          rtol: float = 1e-6, atol: float = 1e-8) -> Comparison:
     """Compare AD with finite differences of the (summed) value, and with --order 2 the Hessian with
     finite differences of the AD gradient. ok when every entry has |ad - fd| <= atol + rtol * |fd|, or
     lies between the one-sided slopes (a kink)."""
@@ -268,7 +268,7 @@ def check(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str], order
                                                  for parts in (absolute, relative, tolerance))
     with np.errstate(invalid="ignore"):
         ok = bool(np.all(absolute_all <= tolerance_all))
-    return Check(grads, fd_grads, hessian, fd_hessian, _largest(absolute_all), _largest(relative_all), ok,
+    return Comparison(grads, fd_grads, hessian, fd_hessian, _largest(absolute_all), _largest(relative_all), ok,
                  kinks(program, values))
 
 

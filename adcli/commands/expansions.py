@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..api import Compiled
@@ -12,40 +11,7 @@ from ..engine.diagnostics import nonfinite_value_origin
 from ..engine.tape import forward
 from ..errors import NamingError
 from ..language.unparse import polynomial
-
-
-@dataclass
-class TaylorSeries:
-    """c_k = f^(k)(at) / k! for k = 0..order, and the polynomial they make in (wrt - at)."""
-
-    expr: str
-    wrt: str
-    at: float
-    order: int
-    coefficients: list[float]
-    polynomial: str
-    warnings: list[str] = field(default_factory=list, kw_only=True)
-
-    def record(self) -> dict[str, Any]:
-        return {"expr": self.expr, "wrt": self.wrt, "at": self.at, "order": self.order,
-                "coefficients": self.coefficients, "polynomial": self.polynomial}
-
-
-@dataclass
-class Limit:
-    """The limit of the program as wrt -> at; where the sides differ, None and each side's."""
-
-    expr: str
-    wrt: str
-    at: float
-    limit: float | None
-    left: float
-    right: float
-    warnings: list[str] = field(default_factory=list, kw_only=True)
-
-    def record(self) -> dict[str, Any]:
-        sides = {} if self.limit is not None else {"left": self.left, "right": self.right}
-        return {"expr": self.expr, "wrt": self.wrt, "at": self.at, "limit": self.limit, **sides}
+from .results import Limit, TaylorSeries
 
 
 def expansion_variable(compiled: Compiled, inputs: Mapping[str, Any], wrt: list[str] | None, command: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from ..api import Compiled, compile
+from ..commands.results import Result
 from ..errors import AdcliError, BindingError, ParseError, unexpected
 from ..render.formats import LineStream, located
 from ..language.parser import compile_program
@@ -213,16 +214,14 @@ class ProgramCache:
 
 @dataclass
 class LineResult:
-    """What one line produced: a record and its warnings, or the error that stopped it."""
+    """What one line produced: a command's result, or the error that stopped it."""
 
     line: ProgramLine
-    record: dict[str, Any] | None = None
-    warnings: tuple[str, ...] = ()
+    result: Result | None = None
     error: AdcliError | None = None
-    ok: bool = True
 
 
-Compute = Callable[[Compiled], Any]  # an Outcome (records.py): .record, .warnings, .ok
+Compute = Callable[[Compiled], Result]  # a command with its bindings and options applied
 
 
 def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache | None = None) -> Iterator[LineResult]:
@@ -235,14 +234,14 @@ def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache 
         try:
             if line.problem is not None:
                 raise line.problem
-            outcome = compute(cache.compile(line.text))
+            result = compute(cache.compile(line.text))
         except AdcliError as problem:
-            yield LineResult(line, error=problem, ok=False)
+            yield LineResult(line, error=problem)
             continue
         except Exception as problem:  # noqa: BLE001 - a bug met on one line is that line's error, and the run goes on
-            yield LineResult(line, error=unexpected(problem, line.text), ok=False)
+            yield LineResult(line, error=unexpected(problem, line.text))
             continue
-        yield LineResult(line, outcome.record, tuple(outcome.warnings), ok=outcome.ok)
+        yield LineResult(line, result)
 
 
 class Output:
@@ -285,22 +284,21 @@ def is_regular_file(stream: TextIO | BinaryIO) -> bool:
 def write_results(results: Iterable[LineResult], stream: LineStream, output: Output) -> int:
     """Write every line's record (or error record) in order; the exit code: 1 if any line failed."""
     failed = False
-    for result in results:
-        line = result.line
+    for each in results:
+        line, result, error = each.line, each.result, each.error
         if line.skipped:  # a blank or comment line: an empty line in plain output, nothing in the others
             output.write_text(stream.skipped(1))
             continue
-        for warning in result.warnings:
-            output.warn(f"line {line.number}", warning)
-        error = result.error
-        if error is None:
+        if result is not None:
+            for warning in result.warnings:
+                output.warn(f"line {line.number}", warning)
             try:
-                output.write(stream.result(line.number, line.text, result.record, result.warnings))
+                output.write(stream.result(line.number, line.text, result))
             except ValueError as problem:  # a result this format cannot hold
                 error = AdcliError(str(problem))
         if error is not None:
             output.write(stream.failure(line.number, line.text, error))
             output.error(f"line {line.number}", located(error))
-        failed = failed or error is not None or not result.ok
+        failed = failed or error is not None or result is not None and result.failed()
     output.write(stream.close())
     return 1 if failed else 0

@@ -266,7 +266,7 @@ def write_points(address: str, compiled: Any, bindings: Any, points_source: Any,
                 ranges = line_ranges(client, path, points_source.data_offset(path))
                 partitions = ((rows,) for rows in ranges if rows.count)
             if parts is not None:
-                header = evaluate.stream.header(evaluate.outcome(points.empty_chunk(points_source.names)).record)
+                header = evaluate.stream.header(evaluate.result(points.empty_chunk(points_source.names)))
                 task, partitions = parts.writing(task, header, "csv"), numbered(partitions)
             return run_in_order(client, task, partitions, lambda reports: _write_all(reports, write))
 

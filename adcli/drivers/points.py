@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Mapping
 from ..lazy_numpy import np
 
 from ..api import Compiled, check_bindable
+from ..commands.results import Result
 from .batch import LineTooLong, Output, bounded_lines, byte_size, decode_line, strip_line_end, UTF8_BOM
 from ..errors import AdcliError, BindingError, ShapeError, unexpected
 from ..language.names import normal
@@ -269,7 +270,7 @@ def _parse_whole(lines: list[bytes], width: int) -> np.ndarray | None:
 
 # -- the run -------------------------------------------------------------------------------
 
-Compute = Callable[[Compiled, dict[str, Any]], Any]  # an Outcome (records.py): .record, .warnings, .ok
+Compute = Callable[[Compiled, dict[str, Any]], Result]  # a command with its bindings and options applied
 
 
 @dataclass
@@ -292,7 +293,7 @@ class _Evaluate:
     stream: PointStream
     points: PointsFile
 
-    def outcome(self, chunk: PointsChunk) -> Any:
+    def result(self, chunk: PointsChunk) -> Result:
         return self.compute(*pointwise_inputs(self.compiled, self.bindings, chunk))
 
     def __call__(self, *arguments: Any) -> ChunkReport:
@@ -309,9 +310,9 @@ class _Evaluate:
 
     def _report(self, chunk: PointsChunk) -> ChunkReport:
         compiled, inputs = pointwise_inputs(self.compiled, self.bindings, chunk)
-        outcome = self.compute(compiled, inputs)
-        text = "".join(line + "\n" for line in chunk_lines(chunk, outcome.record, self.stream))
-        return ChunkReport(text, self._warnings(chunk, inputs, outcome), chunk.failures, outcome.ok)
+        result = self.compute(compiled, inputs)
+        text = "".join(line + "\n" for line in chunk_lines(chunk, result, self.stream))
+        return ChunkReport(text, self._warnings(chunk, inputs, result), chunk.failures, not result.failed())
 
     def _row_by_row(self, chunk: PointsChunk) -> ChunkReport:
         """The chunk's report with each row run alone: a row that still fails is that row's error, the rest go on."""
@@ -332,7 +333,7 @@ class _Evaluate:
                   for failure in failures]
         return ChunkReport("".join(text for _, text in sorted(lines, key=lambda pair: pair[0])), warnings, failures, ok)
 
-    def _warnings(self, chunk: PointsChunk, inputs: Mapping[str, Any], outcome: Any) -> list[tuple[str, int]]:
+    def _warnings(self, chunk: PointsChunk, inputs: Mapping[str, Any], result: Result) -> list[tuple[str, int]]:
         """The warnings of the chunk's first row that turned finite inputs into a nan or inf, with that row.
 
         The chunk's own warnings name the first operation that made one anywhere in it (and
@@ -340,17 +341,17 @@ class _Evaluate:
         at that row; the row alone, run again, says what did. Only chunks with a nan or inf
         pay. Without such a row, the chunk's warnings, at its first row that is not finite.
         """
-        bad = ~finite_points(outcome.record, len(chunk.rows))
+        bad = ~finite_points(result.record(), len(chunk.rows))
         if not bad.any():  # warnings come only with a nan or inf
             return []
         from_finite_inputs = np.flatnonzero(bad & finite_points(inputs, len(chunk.rows)))
         if from_finite_inputs.size:
             index = int(from_finite_inputs[0])
-            row_warnings = self.outcome(chunk.row(index)).warnings
+            row_warnings = self.result(chunk.row(index)).warnings
             if row_warnings:
                 return [(warning, int(chunk.rows[index])) for warning in row_warnings]
         first = int(np.flatnonzero(bad)[0])
-        return [(warning, int(chunk.rows[first])) for warning in outcome.warnings]
+        return [(warning, int(chunk.rows[first])) for warning in result.warnings]
 
 
 def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Any, compute: Compute,
@@ -365,7 +366,7 @@ def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Any, c
     check_pointwise(compiled.program)
     evaluate = _Evaluate(compiled, bindings, compute, stream, points)
     # No rows yet: the CSV header's columns, and any error about the bindings, with its place.
-    output.write(stream.header(evaluate.outcome(empty_chunk(points.names)).record))
+    output.write(stream.header(evaluate.result(empty_chunk(points.names))))
     warned: set[str] = set()
 
     def write(report: ChunkReport) -> int:
@@ -395,9 +396,9 @@ def _write_report(report: ChunkReport, output: Output, warned: set[str]) -> int:
     return 1 if report.failures or not report.ok else 0
 
 
-def chunk_lines(chunk: PointsChunk, record: Mapping[str, Any], stream: PointStream) -> list[str]:
+def chunk_lines(chunk: PointsChunk, result: Result, stream: PointStream) -> list[str]:
     """The chunk's output lines in row order: its points' results, and its unreadable rows in their places."""
-    lines = stream.rows(chunk.rows, chunk.columns, record)
+    lines = stream.rows(chunk.rows, chunk.columns, result)
     if not chunk.failures:
         return lines
     failures = [(f.row, stream.failure(f.row, f.cells, f.message, f.column)) for f in chunk.failures]

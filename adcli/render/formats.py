@@ -1,8 +1,9 @@
 """Results as text for people, JSON for programs, CSV for spreadsheets and plain numbers for shells.
 
-A result is a dict (a "record") whose values are floats, arrays, strings or dicts of them;
-each format renders any record. `json` and `csv` are imported by the functions that use
-them: the default text output of a one-shot command needs neither (~2 ms of start-up).
+A command's result is a typed dataclass (commands/results.py). JSON shows its record;
+text, plain and CSV show its labelled entries (entries.py), except where a kind has a table
+of its own (CSV_TABLES). `json` and `csv` are imported by the functions that use them: the
+default text output of a one-shot command needs neither.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any, Iterable, Mapping
 
 from ..lazy_numpy import np
 
+from ..commands.results import Derivative, Gradient, Hessian, Jacobian, Result, Value
 from ..errors import AdcliError
+from .entries import entries
 
 FORMATS = ("text", "json", "csv", "plain")
 
@@ -55,14 +58,14 @@ def to_json_data(value: Any, digits: int | None = None) -> Any:
     return np.array(flat, dtype=object).reshape(array.shape).tolist()
 
 
-def render_json(record: Mapping[str, Any], digits: int | None = None) -> str:
+def render_json(data: Mapping[str, Any], digits: int | None = None) -> str:
     import json
     if digits is None:
-        try:  # finite numbers in plain containers, the usual record, need no conversion (~5% of batch mode)
-            return json.dumps(record, allow_nan=False)
+        try:  # finite numbers in plain containers, the usual record, need no conversion
+            return json.dumps(data, allow_nan=False)
         except (TypeError, ValueError):  # an array, a nan or an inf
             pass
-    return json.dumps(to_json_data(record, digits), allow_nan=False)
+    return json.dumps(to_json_data(data, digits), allow_nan=False)
 
 
 TEXT_WIDTH = 100  # characters per line before a long row of an array wraps
@@ -135,42 +138,12 @@ def _wrapped(cells: list[str], per_line: int, indent: int) -> str:
     return (",\n" + " " * indent).join(lines)
 
 
-def labelled_values(record: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    """The record's entries as (label, value) pairs, in order, for the text and plain formats."""
-    for key, value in record.items():
-        if key in ("expr", "line"):
-            continue
-        if key == "grad" or key == "finite_difference" or key == "values":
-            prefix = {"grad": "d/d", "finite_difference": "fd d/d", "values": ""}[key]
-            for name, item in value.items():
-                yield f"{prefix}{name}", item
-        elif key == "jacobian":
-            for name, item in value.items():
-                yield f"jacobian d/d{name}", item
-        elif key == "finite_difference_hessian":
-            yield "fd hessian", value
-        elif key == "coefficients":
-            for power, coefficient in enumerate(value):
-                yield f"c{power}", coefficient
-        elif key in ("wrt", "at", "order") and ("coefficients" in record or "limit" in record):
-            continue  # a series or limit shows its variable and point in the polynomial, or was given them
-        elif key == "limit" and value is None:
-            yield key, "does not exist: the sides differ"
-        elif key == "derivative":
-            order = record.get("order", 1)
-            yield f"d^{order}/d{record.get('wrt')}^{order}", value
-        elif key in ("wrt", "order") and "derivative" in record or key == "wrt" and "hessian" in record:
-            continue  # shown in the derivative's label, or as the Hessian's row and column labels
-        else:
-            yield key, value
-
-
-def render_text(record: Mapping[str, Any], digits: int | None = None) -> str:
-    pairs = list(labelled_values(record))
+def render_text(result: Result, digits: int | None = None) -> str:
+    pairs = entries(result)
     width = max((len(label) for label, _ in pairs), default=0)
     lines = []
     for label, value in pairs:
-        shown = _matrix_table(value, matrix_labels(record), digits) if label in MATRICES else _text_value(value, digits)
+        shown = _matrix_table(value, matrix_labels(result), digits) if label in MATRICES else _text_value(value, digits)
         indent = " " * (width + 2)
         first, *rest = shown.split("\n")
         shown = "\n".join([first] + [line and indent + line for line in rest])  # blank lines stay blank
@@ -190,10 +163,10 @@ def _text_value(value: Any, digits: int | None) -> str:
     return render_array(value, digits)
 
 
-def render_plain(record: Mapping[str, Any], digits: int | None = None) -> str:
+def render_plain(result: Result, digits: int | None = None) -> str:
     """Numbers only, space separated: the value first, then the rest in order (arrays in C order)."""
     numbers = []
-    for _, value in labelled_values(record):
+    for _, value in entries(result):
         if not _in_cells(value):
             continue
         numbers.extend(_cell(item, digits) for item in ((value,) if isinstance(value, (float, int)) else np.ravel(value)))
@@ -217,9 +190,9 @@ def _cell(value: Any, digits: int | None) -> str:
     return format_number(value, digits)
 
 
-def csv_columns(record: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The record as CSV columns of equal length (inputs, value, derivatives): scalars or 1-D only."""
-    results = {label: value for label, value in labelled_values(record) if _in_cells(value)}
+def csv_columns(result: Result, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The result as CSV columns of equal length (inputs, value, derivatives): scalars or 1-D only."""
+    results = {label: value for label, value in entries(result) if _in_cells(value)}
     numbers = (float, int)  # checked first: a record of plain numbers needs no NumPy
     result_rows = {np.size(value) for value in results.values() if not isinstance(value, numbers) and np.ndim(value) == 1}
     # An input is a column when it is a number or has a row per result row: a 2-D input (a matrix reduced
@@ -245,11 +218,11 @@ def csv_columns(record: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
     return {label: np.broadcast_to(np.asarray(v), (rows,)) for label, v in columns.items()}
 
 
-def render_csv(record: Mapping[str, Any], digits: int | None = None, inputs: Mapping[str, Any] | None = None,
+def render_csv(result: Result, digits: int | None = None, inputs: Mapping[str, Any] | None = None,
                header: bool = True) -> str:
     import csv
-    columns = matrix_csv_columns(record) if "hessian" in record and "ok" not in record or "jacobian" in record \
-        else csv_columns(record, inputs)
+    table = CSV_TABLES.get(type(result))
+    columns = table(result) if table is not None else csv_columns(result, inputs)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if header:
@@ -271,9 +244,9 @@ def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{name}[{','.join(str(i) for i in index)}]" for index in np.ndindex(*shape)]
 
 
-def matrix_labels(record: Mapping[str, Any]) -> list[str]:
+def matrix_labels(result: Any) -> list[str]:
     """The Hessian's row (and column) labels: each wrt variable's entries, in wrt order."""
-    return [label for name in record.get("wrt", ()) for label in entry_labels(name, np.shape(record["grad"][name]))]
+    return [label for name in result.wrt or () for label in entry_labels(name, np.shape(result.grad[name]))]
 
 
 def _matrix_table(matrix: Any, labels: list[str], digits: int | None) -> str:
@@ -290,19 +263,21 @@ def _matrix_table(matrix: Any, labels: list[str], digits: int | None) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def matrix_csv_columns(record: Mapping[str, Any]) -> dict[str, list]:
-    """CSV columns for a Hessian (a row per wrt entry: its label, gradient and Hessian row) or for
-    Jacobians (a row per entry of the value, in C order: the value, then d value_i / d each entry)."""
-    if "hessian" in record:
-        labels = matrix_labels(record)
-        grads = [g for name in record["wrt"] for g in np.ravel(record["grad"][name])]
-        matrix = np.asarray(record["hessian"], dtype=np.float64).reshape(len(labels), len(labels))
-        return {"variable": labels, "grad": grads, **{label: list(matrix[:, j]) for j, label in enumerate(labels)}}
-    value = np.ravel(np.asarray(record["value"], dtype=np.float64))
+def hessian_csv_columns(result: Hessian) -> dict[str, list]:
+    """A row per wrt entry: its label, gradient and Hessian row."""
+    labels = matrix_labels(result)
+    grads = [g for name in result.wrt for g in np.ravel(result.grad[name])]
+    matrix = np.asarray(result.hessian, dtype=np.float64).reshape(len(labels), len(labels))
+    return {"variable": labels, "grad": grads, **{label: list(matrix[:, j]) for j, label in enumerate(labels)}}
+
+
+def jacobian_csv_columns(result: Jacobian) -> dict[str, list]:
+    """A row per entry of the value, in C order: the value, then d value_i / d each entry."""
+    value = np.ravel(np.asarray(result.value, dtype=np.float64))
     columns: dict[str, list] = {"value": list(value)}
-    for name, matrix in record["jacobian"].items():
+    for name, matrix in result.jacobian.items():
         matrix = np.asarray(matrix, dtype=np.float64)
-        shape = matrix.shape[np.ndim(record["value"]):]
+        shape = matrix.shape[np.ndim(result.value):]
         flat = matrix.reshape(value.size, int(np.prod(shape)))
         for j, label in enumerate(entry_labels(name, shape)):
             columns[f"d/d{label}"] = list(flat[:, j])
@@ -322,26 +297,29 @@ def render_progress(step: int, loss: float, fmt: str, digits: int | None = None,
     return f"step {step}  loss {loss_text}"
 
 
-def render(record: Mapping[str, Any], fmt: str, digits: int | None = None,
-           inputs: Mapping[str, Any] | None = None) -> str:
+CSV_TABLES: dict[type, Any] = {Hessian: hessian_csv_columns, Jacobian: jacobian_csv_columns}  # kinds with a table of their own
+CSV_WITH_BINDINGS = frozenset((Value, Gradient, Derivative))  # kinds whose CSV shows the point beside the result
+
+
+def render(result: Result, fmt: str, digits: int | None = None, bindings: Mapping[str, Any] | None = None) -> str:
     if fmt == "json":
-        return render_json(record, digits)
+        return render_json(result.record(), digits)
     if fmt == "plain":
-        return render_plain(record, digits)
+        return render_plain(result, digits)
     if fmt == "csv":
-        return render_csv(record, digits, inputs)
-    return render_text(record, digits)
+        return render_csv(result, digits, bindings if type(result) in CSV_WITH_BINDINGS else None)
+    return render_text(result, digits)
 
 
 # -- streams: one record per program line (batch mode) or per point (--points) ---------------
 
 
-def line_record(line: int, record: Mapping[str, Any], warnings: Iterable[str] = ()) -> dict[str, Any]:
+def line_record(line: int, shown: Mapping[str, Any], warnings: Iterable[str] = ()) -> dict[str, Any]:
     """A batch record: its line number first, its non-finite warnings listed under "warnings"."""
-    merged = {"line": line, **record}
+    merged = {"line": line, **shown}
     warnings = list(warnings)
     if warnings:
-        merged["warnings"] = list(dict.fromkeys([*record.get("warnings", ()), *warnings]))  # check lists its own
+        merged["warnings"] = list(dict.fromkeys([*shown.get("warnings", ()), *warnings]))  # check lists its own
     return merged
 
 
@@ -358,9 +336,9 @@ def _indented(text: str, indent: str) -> str:
     return indent + text.replace("\n", "\n" + indent)
 
 
-def _numeric_entries(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The record's labelled numbers (what CSV and plain print), without its strings and lists."""
-    return [(label, value) for label, value in labelled_values(record) if _in_cells(value)]
+def _numeric_entries(result: Result) -> list[tuple[str, Any]]:
+    """The result's labelled numbers (what CSV and plain print), without its strings and lists."""
+    return [(label, value) for label, value in entries(result) if _in_cells(value)]
 
 
 def _json_key(key: str) -> str:
@@ -389,15 +367,15 @@ class LineStream:
         self.digits = digits
         self._csv = CsvLines(digits) if fmt == "csv" else None
 
-    def result(self, line: int, expr: str, record: Mapping[str, Any], warnings: Iterable[str] = ()) -> str | None:
+    def result(self, line: int, expr: str, result: Result) -> str | None:
         """Raises ValueError for a result this format cannot hold (an array in a CSV row)."""
         if self.fmt == "json":
-            return render_json(line_record(line, record, warnings), self.digits)
+            return render_json(line_record(line, result.record(), result.warnings), self.digits)
         if self.fmt == "plain":
-            return render_plain(record, self.digits)
+            return render_plain(result, self.digits)
         if self._csv is not None:
-            return self._csv.result(line, expr, record)
-        return f"line {line}: {expr}\n" + _indented(render_text(record, self.digits), "  ")
+            return self._csv.result(line, expr, result)
+        return f"line {line}: {expr}\n" + _indented(render_text(result, self.digits), "  ")
 
     def failure(self, line: int, expr: str, error: AdcliError) -> str | None:
         if self.fmt == "json":
@@ -433,8 +411,8 @@ class CsvLines:
         self.labels: list[str] | None = None
         self._held: list[tuple[int, str, str]] = []
 
-    def result(self, line: int, expr: str, record: Mapping[str, Any]) -> str:
-        cells = self._cells(record)
+    def result(self, line: int, expr: str, result: Result) -> str:
+        cells = self._cells(result)
         if self.labels is None:
             self.labels = list(cells)
             return self._release() + "\n" + _csv_row([line, expr, *cells.values(), ""])
@@ -459,9 +437,9 @@ class CsvLines:
         self.labels = []
         return self._release()
 
-    def _cells(self, record: Mapping[str, Any]) -> dict[str, str]:
+    def _cells(self, result: Result) -> dict[str, str]:
         cells = {}
-        for label, value in _numeric_entries(record):
+        for label, value in _numeric_entries(result):
             if np.size(value) == 1:  # a 1x1 Hessian, a gradient of shape (1,): one number
                 value = value if np.ndim(value) == 0 else np.ravel(value)[0]
             else:
@@ -522,13 +500,13 @@ class PointStream:
         self.names = names
         self._result_columns = 0
 
-    def header(self, record: Mapping[str, Any]) -> str | None:
+    def header(self, result: Result) -> str | None:
         """The CSV header (the names and the result's labels); None for the other formats."""
-        labels = [label for label, _ in _numeric_entries(record)]
+        labels = [label for label, _ in _numeric_entries(result)]
         self._result_columns = len(labels)
         return _csv_row([*self.names, *labels]) if self.fmt == "csv" else None
 
-    def rows(self, rows: np.ndarray, inputs: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> list[str]:
+    def rows(self, rows: np.ndarray, inputs: Mapping[str, np.ndarray], result: Result) -> list[str]:
         """One line per point, from the inputs' columns and the result's arrays (or scalars)."""
         count = len(rows)
         columns: list[list[str]] = [list(map(str, rows.tolist()))] if self.fmt in ("json", "text") else []
@@ -536,14 +514,14 @@ class PointStream:
         if self.fmt != "plain":
             columns += [number_strings(inputs[name], count, self.digits, json_safe) for name in self.names]
         if json_safe:
-            results = {key: value for key, value in record.items() if key != "expr"}
+            results = {key: value for key, value in result.record().items() if key != "expr"}
             template = '{"row": %s, "at": {' + ", ".join(f'"{name}": %s' for name in self.names) + "}"
             template += "".join(f", {_json_key(key)}: {self._json_template(value, count, columns)}"
                                 for key, value in results.items()) + "}"
         else:
-            entries = _numeric_entries(record)
-            columns += [number_strings(value, count, self.digits) for _, value in entries]
-            template = self._flat_template([label for label, _ in entries])
+            numeric = _numeric_entries(result)
+            columns += [number_strings(value, count, self.digits) for _, value in numeric]
+            template = self._flat_template([label for label, _ in numeric])
         return [template % values for values in zip(*columns)]
 
     def _flat_template(self, labels: list[str]) -> str:
