@@ -80,7 +80,9 @@ class Compiled:
         if missing:
             name = missing[0]
             hint = suggestion(name, [n for n in inputs if n not in self.variables]) or function_hint(name)
-            raise NamingError(f"variable '{name}' has no value{hint}; bind it with --at {name}=VALUE or 'where {name}=...'")
+            raise NamingError(f"variable '{name}' has no value{hint}; give it one ({name}=...) or write 'where {name}=...'",
+                              command_line=f"variable '{name}' has no value{hint}; "
+                                           f"bind it with --at {name}=VALUE or 'where {name}=...'")
         return inputs
 
     def gradient_order(self, inputs: Mapping[str, Any], wrt: Sequence[str] | None) -> list[str]:
@@ -88,10 +90,11 @@ class Compiled:
         if wrt is None:
             return list(self.variables) + [name for name in inputs if name not in self.variables]
         if not wrt:
-            raise NamingError("--wrt names no variable")
+            raise NamingError("wrt names no variable", command_line="--wrt names no variable")
         repeated = sorted({name for name in wrt if list(wrt).count(name) > 1})
         if repeated:
-            raise NamingError(f"--wrt names '{repeated[0]}' more than once")
+            raise NamingError(f"wrt names '{repeated[0]}' more than once",
+                              command_line=f"--wrt names '{repeated[0]}' more than once")
         for name in wrt:
             if name in CONSTANTS:
                 raise NamingError(f"cannot differentiate with respect to '{name}': it is a constant")
@@ -183,7 +186,7 @@ class Compiled:
 
 def compile(text: str) -> Compiled:  # noqa: A001 - the name users expect, as re.compile
     """Parse and compile a program once; evaluate it at many bindings."""
-    from .language.parser import compile_program  # here: importing Lark is ~30 ms, and a stored program needs none of it
+    from .language.parser import compile_program  # here: importing Lark is slow, and a stored program needs none of it
     return Compiled(compile_program(text))
 
 

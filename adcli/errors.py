@@ -18,11 +18,23 @@ class AdcliError(Exception):
     error is about no particular place (an unbound variable, a missing file).
     """
 
-    def __init__(self, message: str, text: str = "", span: tuple[int, int] | None = None):
+    def __init__(self, message: str, text: str = "", span: tuple[int, int] | None = None,
+                 command_line: str | None = None):
         super().__init__(message)
         self.message = message
         self.text = text
         self.span = span
+        self.command_line = command_line  # the message in the command line's words, where they differ
+
+    def in_command_line_words(self) -> AdcliError:
+        """This error as the command line says it: its options' names where the library names arguments."""
+        if self.command_line is None:
+            return self
+        import copy
+
+        worded = copy.copy(self)
+        worded.message, worded.args, worded.command_line = self.command_line, (self.command_line,), None
+        return worded
 
     @property
     def line(self) -> int | None:
@@ -118,7 +130,7 @@ def unexpected(problem: BaseException, text: str = "") -> InternalError:
 
 def suggestion(name: str, known: Iterable[str]) -> str:
     """`; did you mean 'sin'?` for the closest known name, or an empty string."""
-    import difflib  # here, not at the top: only errors need it, and it costs ~1.5 ms of every start
+    import difflib  # here, not at the top: only errors need it, and every start would pay for it
 
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,6 +1,6 @@
 """NumPy, imported on first use.
 
-`import numpy` is about 60-70% of a one-shot `adcli grad ... --at x=2` when it happens at
+`import numpy` is most of a one-shot `adcli grad ... --at x=2` when it happens at
 start-up; scalar programs are evaluated with Python floats (tape.py's scalar sweep) and
 never need it. Every adcli module takes `np` from here, and nothing touches `np.` while
 modules load, so NumPy loads the first time an array, a NumPy scalar or an edge case

@@ -64,7 +64,7 @@ def _safe_ancestor(path: str) -> bool:
 def grammar_path() -> str:
     """The grammar: in the package when installed from a wheel, beside it in a source checkout.
 
-    Plain os.path, not importlib.resources: that import costs ~10 ms of every start.
+    Plain os.path, not importlib.resources: that import would slow every start.
     """
     for folder in (PACKAGE, os.path.dirname(PACKAGE)):
         path = os.path.join(folder, "grammar", "adcli.lark")

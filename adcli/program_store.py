@@ -1,7 +1,7 @@
 """Compiled programs kept on disk between processes, so a repeated one-shot command skips Lark.
 
-Importing Lark and loading its parser tables is ~35 ms of a one-shot command's ~85 ms (a
-shell loop asks the same formula at many points); reading a stored program is ~0.5 ms.
+Importing Lark and loading its parser tables is a large part of a one-shot command, and a
+shell loop asks the same formula at many points; reading a stored program is nearly free.
 The store is direct-mapped: a program's text picks one of SLOTS files, a newer program
 overwrites an older one there, so it never holds more than SLOTS small files. Each file
 holds the text, a stamp of the code that compiled it and a checksum; a file that does not
@@ -48,7 +48,7 @@ def _stamped_files() -> list[str]:
 
 @lru_cache(maxsize=1)
 def _code_stamp() -> tuple:
-    """The files' paths and a checksum of their bytes (~0.3 ms): file times can be normalised by
+    """The files' paths and a checksum of their bytes: file times can be normalised by
     installers, content cannot, so an upgrade or an edit makes every stored program a miss."""
     paths = _stamped_files()
     checksum = 0

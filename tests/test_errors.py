@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -437,3 +438,18 @@ def test_an_axis_that_is_no_whole_number_of_range_is_an_error(cli, axis, message
 def test_an_axis_out_of_bounds_in_a_derivative_program_is_located(cli):
     run = cli("grad", "sum(y, axis=0)", "--at", "y=1", "--wrt", "y", "--order", "2")
     assert run.exit_code == 1 and "sum: axis 0 is out of bounds" in run.stderr
+
+
+def test_the_library_says_its_own_words_and_the_command_line_names_its_options(cli):
+    with pytest.raises(adcli.NamingError) as unbound:
+        adcli.compile("x + y").eval(x=1)
+    assert unbound.value.message == "variable 'y' has no value; give it one (y=...) or write 'where y=...'"
+    with pytest.raises(adcli.NamingError) as no_names:
+        adcli.compile("x").grad([], x=1.0)
+    assert no_names.value.message == "wrt names no variable"
+    batch = cli("eval", "-", "--at", "x=1", "--format", "json", input="x + y\n")
+    assert json.loads(batch.stdout)["error"]["message"] == \
+        "variable 'y' has no value; bind it with --at y=VALUE or 'where y=...'"
+    run = cli("grad", "x y", "--at", "x=1,y=2", "--order", "2")
+    assert "--order 2 needs exactly one variable in --wrt, got 2; for second derivatives in several variables use " \
+           "'adcli hessian'" in run.stderr

@@ -28,12 +28,9 @@ from ..engine.program import CONST, VAR, Instruction, Program
 from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
 from ..engine.tape import apply_numeric
 
-# Elements per chunk. At 10^7 points, whole-array sweeps spend most of their time faulting in
-# fresh 80 MB temporaries; a chunk's buffers (a handful x 512 KB) stay in the cache, and peak
-# memory drops from 7-15 arrays of N to the results alone. Every ufunc call hands the GIL to
-# the other worker and back, which costs more than a short call's work: with 16,384 elements
-# the three benchmark formulas took 0.88 / 0.69 / 1.26 F at 10^7 points, with 65,536 0.64 /
-# 0.52 / 0.77 F (131,072: no better).
+# Elements per chunk: small enough that a chunk's buffers stay in the CPU cache, where whole-array
+# sweeps fault in fresh temporaries of N, and large enough that handing the GIL between the
+# workers at every ufunc call costs less than the call's work.
 POINT_CHUNK = 65536
 # Elements per piece where a worker sweeps the output rows that held its buffers.
 SCRATCH_PIECE = 4096
@@ -41,33 +38,6 @@ SCRATCH_PIECE = 4096
 POINT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 # Plans kept, by program, wanted names and the inputs' kinds (see `_plan_key`).
 PLAN_CACHE_SIZE = 64
-
-
-@functools.cache
-def _keep_chunk_memory() -> None:
-    """Ask glibc's malloc to keep freed chunk temporaries instead of handing them back to the OS.
-
-    By default it returns heap memory once 128 KB are free at the top and serves 128 KB blocks
-    (a chunk's array) by mmap, so every chunk faulted its pages in afresh: a 16,000-point
-    sweep took 0.4-1.4 ms instead of 0.12-0.47 ms (3-5x). Arrays above 4 MB still come from
-    mmap and go back when freed. Elsewhere than glibc this does nothing.
-
-    A plan's chunk sweep allocates only in steps that return fresh arrays (np.where, relu,
-    erf): max(x, y) * relu(x - y) at 10^7 points takes 130 ms with this, 166 ms without. The
-    --points pipeline needs it to keep memory flat: `adcli grad --points` over 10^6 rows
-    peaks at 96 MiB with it, 118 MiB without (10^5 rows: 88 MiB). The cost falls on the rest
-    of the process: arrays of 4-32 MB no longer reuse freed heap memory, so NumPy's own
-    (x + 2y)^2 tanh(x y) at 10^6 points takes 8.7 ms instead of 7.1 ms (none at 10^7).
-    """
-    import ctypes  # here, not at the top: 1.5 ms of every start-up
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 4 << 20)
-    mallopt(m_trim_threshold, 64 << 20)
 
 
 def pointwise_shape(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[int, ...] | None:
@@ -112,7 +82,6 @@ def chunked_value_and_gradients(program: Program, inputs: Mapping[str, Any],
     plan = plan_for(program, inputs, wrt)
     if plan is None:
         return None
-    _keep_chunk_memory()
     value = np.empty(shape, dtype=plan.dtypes[plan.value])
     grads = {name: _gradient_out(plan, name, shape) for name in wrt}
     _Sweep(plan, [inputs[name] for name in plan.inputs], [value] + [grads[name] for name in plan.gradient_names],
@@ -123,7 +92,7 @@ def chunked_value_and_gradients(program: Program, inputs: Mapping[str, Any],
 class _Sweep:
     """One call's chunks, shared by the workers; each keeps its buffers in output rows that it sweeps last.
 
-    A worker's buffers are chunk-sized, so they used to add 2-6 x 512 KB per worker to the
+    A worker's buffers are chunk-sized, so they used to add a few chunks per worker to the
     results; placed in the outputs' last rows, which are written anyway, they add nothing:
     peak memory is the results alone. Each worker sweeps its own such rows at the end, in
     pieces small enough that their buffers do not count.

@@ -142,7 +142,7 @@ def reports_errors(command: Callable) -> Callable:
         try:
             code = command(*args, **kwargs)
         except AdcliError as problem:
-            error(problem.render())
+            error(problem.in_command_line_words().render())
             sys.exit(EXIT_BAD_INPUT)
         except BrokenPipeError:
             _quiet_broken_pipe()
@@ -221,6 +221,7 @@ def command_inputs(points: bool = False) -> Callable:
 
 def drive(inputs: Inputs, command: Command) -> Any:
     """Run the command on what the inputs name: one program, one per line, or one at many points."""
+    command = InCommandLineWords(command)
     run = inputs.run
     if inputs.program_file is None and inputs.points_file is None and inputs.expr != "-":
         if inputs.expr is None:
@@ -236,6 +237,20 @@ def drive(inputs: Inputs, command: Command) -> Any:
     if inputs.program_file is not None and inputs.expr is not None:
         raise click.UsageError("Give EXPR, '-' or --file PATH: one of them.")
     return reports_errors(_run_programs)(inputs, command)
+
+
+@dataclass(frozen=True)
+class InCommandLineWords:
+    """A command whose errors name the command line's options (--at, --wrt) where the library's name arguments;
+    a dataclass of module-level parts, so a cluster's workers can be sent it."""
+
+    command: Command
+
+    def __call__(self, compiled: Compiled, bindings: dict[str, Any]) -> Result:
+        try:
+            return self.command(compiled, bindings)
+        except AdcliError as problem:
+            raise problem.in_command_line_words() from None
 
 
 def _one_shot(inputs: Inputs, command: Command) -> int:
@@ -770,7 +785,7 @@ def run() -> NoReturn:
 
 
 def _exit_now(code: int) -> NoReturn:
-    """Leave without tearing the interpreter down: ~8 ms, a tenth of a one-shot command.
+    """Leave without tearing the interpreter down, a noticeable part of a one-shot command.
 
     Everything adcli writes is flushed first, and adcli registers no exit-time work.
     """

@@ -51,8 +51,10 @@ def derivative(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[st
     inputs = compiled.inputs(bindings)
     names = list(wrt) if wrt else list(compiled.variables)
     if len(names) != 1:
-        hint = "; for second derivatives in several variables use 'adcli hessian'" if order == 2 else ""
-        raise NamingError(f"--order {order} needs exactly one variable in --wrt, got {len(names)}{hint}")
+        hint = "; for second derivatives in several variables use {}" if order == 2 else ""
+        raise NamingError(f"order {order} needs exactly one variable in wrt, got {len(names)}{hint.format('hessian')}",
+                          command_line=f"--order {order} needs exactly one variable in --wrt, got {len(names)}"
+                                       f"{hint.format(repr('adcli hessian'))}")
     name = compiled.gradient_order(inputs, names)[0]
     value_values = forward(compiled.program, inputs)
     derivative, warnings = compiled.nth_derivative(inputs, value_values, name, order), []

@@ -247,7 +247,7 @@ def results(lines: Iterable[ProgramLine], compute: Compute, cache: ProgramCache 
 class Output:
     """Where a stream of records goes: each one flushed as it is written, so that a pipeline sees a line's
     result as soon as the line is in, unless stdout or the input is a regular file: then nothing waits
-    on anyone, and records leave in blocks (a flush per line costs 5-10% of batch mode's time)."""
+    on anyone, and records leave in blocks (a flush per line costs batch mode time)."""
 
     def __init__(self, out: TextIO, err: TextIO, echo_errors: bool, source: BinaryIO | None = None):
         self.out = out

@@ -8,6 +8,7 @@ points (a reduction, `@`, `.T` or an array literal over a variable) are refused 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import io
 from dataclasses import dataclass
@@ -32,8 +33,8 @@ CHUNK_ROWS = 65536
 CHUNK_BYTES = 1 << 24
 # The longest row (or header) of a points file, in bytes; so also the longest cell.
 MAX_ROW_BYTES = 1 << 20
-# Smaller files run in one process unless --jobs asks otherwise: 50,000-200,000 rows of two
-# numbers, one to three chunks of ~0.25 s each; starting the workers costs ~20 ms.
+# Smaller files (one to three chunks) run in one process unless --jobs asks otherwise: starting
+# the workers would cost more than they save.
 MIN_BYTES_FOR_JOBS = 1 << 21
 COMBINING = REDUCTIONS | {"matmul", "transpose", "stack"}
 
@@ -354,6 +355,27 @@ class _Evaluate:
         return [(warning, int(chunk.rows[first])) for warning in result.warnings]
 
 
+@functools.cache
+def keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed chunk-sized arrays for reuse instead of handing them back to the OS.
+
+    By default it serves a chunk's arrays by mmap and returns them when freed, so every chunk
+    of a points run faults its pages in afresh and the run's memory saws up and down; kept,
+    they are reused. It changes the whole process's allocator, so only the points driver, which
+    owns its process, asks for it (tests/benchmarks/RESULTS.md has the figures). Elsewhere than
+    glibc this does nothing.
+    """
+    import ctypes  # here, not at the top: only a points run needs it
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 4 << 20)
+    mallopt(m_trim_threshold, 64 << 20)
+
+
 def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Any, compute: Compute,
                  stream: PointStream, output: Output, jobs: int = 1,
                  runner: Callable[[Callable, Callable[[ChunkReport], int]], int] | None = None) -> int:
@@ -364,6 +386,7 @@ def write_points(compiled: Compiled, bindings: Mapping[str, Any], points: Any, c
     itself: the same chunks, so the same output.
     """
     check_pointwise(compiled.program)
+    keep_freed_memory()
     evaluate = _Evaluate(compiled, bindings, compute, stream, points)
     # No rows yet: the CSV header's columns, and any error about the bindings, with its place.
     output.write(stream.header(evaluate.result(empty_chunk(points.names))))

@@ -2,9 +2,8 @@
 
 Parsing with Lark holds the GIL, and so does writing numbers as text (most of points mode's
 time), so threads cannot share this work; processes can. Forked workers start with the
-parser, the command and its options already loaded, and each keeps its own caches. On 2
-cores this runs a 100,000-line file of programs 1.8x as fast as one process
-(tests/benchmarks/batch_rate.py). The output is byte for byte one process's: each block's
+parser, the command and its options already loaded, and each keeps its own caches
+(tests/benchmarks/batch_rate.py measures the gain). The output is byte for byte one process's: each block's
 records and messages are rendered in a worker and written by the parent in input order, at
 most a few blocks ahead of the writer, so memory stays flat.
 """
@@ -25,12 +24,12 @@ from .batch import Compute, Output, ProgramCache, program_lines, results, write_
 from ..errors import AdcliError
 from ..render.formats import LineStream
 
-# Input per task: up to ~2,000 short programs, 0.2 s of one worker's time against ~1 ms to send and
-# answer it; less for a small file, so that every worker gets a few blocks.
+# Input per task: enough short programs that sending and answering a task is a small part of its
+# time; less for a small file, so that every worker gets a few blocks.
 BLOCK_BYTES = 1 << 16
 SMALLEST_BLOCK = 1 << 12
-# Files smaller than this (~1,200 short programs, ~0.15 s) run in one process unless --jobs asks
-# otherwise: starting the workers costs ~15 ms.
+# Files smaller than this run in one process unless --jobs asks otherwise: starting the workers
+# would cost more than they save.
 MIN_BYTES = 1 << 15
 # Tasks in flight per worker: enough to keep every worker busy, few enough to keep memory flat.
 AHEAD = 2
@@ -156,7 +155,7 @@ def run_in_order(task: Callable[..., T], arguments: Iterable[tuple], write: Call
                  jobs: int) -> int:
     """write(task(*each)) for each of `arguments` in order, the tasks run on `jobs` forked processes;
     the exit code: 1 if any write said so. The workers inherit everything loaded so far."""
-    import multiprocessing  # here: ~10 ms that only a big input pays
+    import multiprocessing  # here: an import that only a big input pays for
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 

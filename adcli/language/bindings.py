@@ -104,7 +104,7 @@ def parse_assignments(options: Iterable[str], seed: int | None = None) -> dict[s
     """
     if seed is not None and seed < 0:
         raise BindingError(f"--seed takes a whole number >= 0, got {seed}")
-    # The generator is made on first use: importing numpy.random costs ~12 ms of every start.
+    # The generator is made on first use: importing numpy.random would slow every start.
     table = constructors(functools.cache(lambda: np.random.default_rng(seed)))
     pairs = [_split_assignment(part, option, previous)
              for option in options for previous, part in _with_previous(split_top_level(option))]
@@ -146,7 +146,7 @@ def parse_value(text: str, table: dict[str, Callable], name: str = "") -> Any:
     """A constant expression, or `@path` for a file; errors say which --at they are about."""
     if _SIGNED_NUMBER.fullmatch(text):
         number = float(text)
-        if math.isfinite(number):  # the parser's value exactly, without importing Lark (~30 ms)
+        if math.isfinite(number):  # the parser's value exactly, without importing Lark
             return number
     if _NONFINITE.fullmatch(text.strip()):
         return float(text)
@@ -174,7 +174,7 @@ def load_file(path_text: str) -> Any:
     """.npy (never pickles), .csv/.txt (numbers separated by commas or blanks), .json (nested lists)."""
     if not path_text:
         raise BindingError("'@' needs a file name after it, as in @data.csv")
-    from pathlib import Path  # here, not at the top: only files need it, and it costs ~3 ms of every start
+    from pathlib import Path  # here, not at the top: only files need it, and every start would pay for it
 
     path = Path(path_text).expanduser()
     suffix = path.suffix.lower()
@@ -294,7 +294,7 @@ def _is_number(cell: str) -> bool:
 
 
 def _load_json(path: Path) -> np.ndarray:
-    import json  # here: ~1.4 ms of every start-up otherwise
+    import json  # here: every start-up would pay for it otherwise
 
     try:
         data = json.loads(_read_text(path))

@@ -84,7 +84,7 @@ def suggest_function(name: str, known: Iterable[str]) -> str:
     by_case = {candidate.casefold(): candidate for candidate in sorted(known)}
     if folded in by_case:
         return f"; did you mean '{by_case[folded]}'?"
-    import difflib  # here, not at the top: only errors need it, and it costs ~1.5 ms of every start
+    import difflib  # here, not at the top: only errors need it, and every start would pay for it
 
     close = difflib.get_close_matches(folded, list(by_case), n=1, cutoff=0.6)
     return f"; did you mean '{by_case[close[0]]}'?" if close else ""

@@ -78,7 +78,7 @@ class _Compiler(Transformer):
     """Lark callbacks (one per grammar alias) that build a program while the text is parsed.
 
     Each takes the rule's children as one list, Lark's own calling convention: `v_args(inline=True)`
-    would wrap every call in two more Python frames (~5% of batch mode's time).
+    would wrap every call in two more Python frames, which batch mode would feel.
 
     `constructors` are the value-only functions (linspace, zeros, ...) allowed in `--at`
     values, where variables are not.
@@ -498,7 +498,7 @@ def _grammar_text() -> str:
 
 
 def _lark_cython_plugins() -> dict[str, Any]:
-    """Lark's Cython lexer and parser when installed (1.3-1.6x faster parses: half of batch mode's time
+    """Lark's Cython lexer and parser when installed (faster parses, and half of batch mode's time
     is parsing), else pure-Python Lark. Both take the same grammar and callbacks and give the same programs."""
     try:
         import lark_cython
@@ -510,7 +510,7 @@ def _lark_cython_plugins() -> dict[str, Any]:
 def _cache_path(grammar: str, cython: bool = False) -> str | bool:
     """Where Lark keeps the built parser tables: the user's private cache folder, else nowhere (False).
 
-    Building the tables from the grammar takes ~80 ms; loading them, ~5 ms. Never Lark's own
+    Building the tables from the grammar takes far longer than loading them. Never Lark's own
     default (True: a predictable name in the shared temp folder): the cache is a pickle that
     Lark loads before it checks anything, so a file planted there runs code. Lark checks the
     grammar, its options and its version against the file and rebuilds it when they differ.
@@ -543,12 +543,12 @@ class Parser:
         plugins = _lark_cython_plugins() if accelerated else {}
         # The basic lexer: the grammar needs no context to tell its tokens apart (`where` is a
         # keyword everywhere), and the contextual one compiles a lexer per parser state at the
-        # first parse, 1.3 ms of every one-shot command. What the lexer cannot tell from the
+        # first parse, which every one-shot command would pay. What the lexer cannot tell from the
         # text alone (is this "|" opening or closing?) the retyper tells from the tokens before.
         callbacks = {name: self._retyper for name in _terminal_names(grammar)}
         self._lark = Lark(grammar, parser="lalr", lexer="basic", transformer=self._compiler, _plugins=plugins,
                           lexer_callbacks=callbacks, cache=_cache_path(grammar, cython=bool(plugins)))
-        self._lock = _thread.allocate_lock()  # not threading's: that module costs ~1 ms of start-up
+        self._lock = _thread.allocate_lock()  # not threading's: importing that module costs start-up
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
         joined = join_bracketed_lines(text)
@@ -758,7 +758,7 @@ def _listed(expected: set[str]) -> str:
 
 @lru_cache(maxsize=2)
 def parser(accelerated: bool = True) -> Parser:
-    """This process's parser; `accelerated=False` is pure-Python Lark, which loads ~9 ms sooner than
+    """This process's parser; `accelerated=False` is pure-Python Lark, which loads sooner than
     lark-cython and so suits one text per process (a one-shot command) rather than many."""
     return Parser(accelerated)
 

@@ -38,6 +38,7 @@ SECTIONS = {
     "taylor": taylor_mode.run,
 }
 RESULTS = HERE / "RESULTS.md"
+NOTES = "\n## Measurements behind the code's choices\n"  # a hand-kept section of RESULTS.md that a full run keeps
 
 
 def _load() -> str:
@@ -81,8 +82,15 @@ def main() -> None:
     print(text)
     destination = options.write or (None if options.quick or len(chosen) < len(SECTIONS) else RESULTS)
     if destination:
-        destination.write_text(text, encoding="utf-8")
+        destination.write_text(text + _kept_notes(destination), encoding="utf-8")
         print(f"wrote {destination}", file=sys.stderr)
+
+
+def _kept_notes(path: Path) -> str:
+    """The hand-kept section of the file being replaced (from NOTES on), or nothing."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    _, marker, notes = old.partition(NOTES)
+    return marker + notes
 
 
 if __name__ == "__main__":
