@@ -19,13 +19,25 @@ def cache_folder() -> str:
     return os.path.join(root, "adcli")
 
 
+def state_folder() -> str:
+    """adcli's folder in the user's state ($XDG_STATE_HOME, else ~/.local/state): the session's history."""
+    root = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(root):
+        root = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(root, "adcli")
+
+
 def private_cache_folder() -> str | None:
     """adcli's cache folder when only this user can change what is in it (made 0700 when missing), else None: no cache.
 
     Lark unpickles its cached tables and the program store unmarshals programs, so a file that
     another user could plant or swap would run code, or change an answer, as whoever runs adcli.
     """
-    folder = cache_folder()
+    return private_folder(cache_folder())
+
+
+def private_folder(folder: str) -> str | None:
+    """`folder` when only this user can change what is in it (made 0700 when missing), else None."""
     try:
         os.makedirs(os.path.dirname(folder), exist_ok=True)
         if not all(_safe_ancestor(path) for path in _ancestors(folder)):

@@ -449,9 +449,11 @@ class Commands(click.Group):
     command_class = Command
 
 
-@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Commands, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="adcli")
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Exact derivatives of formulas, from the command line.
 
     \b
@@ -460,11 +462,40 @@ def main() -> None:
       adcli eval "sin(x)" --at "x=linspace(0,pi,5)"
       adcli grad "f(x) = x^2 sin x; f'(x) + |x - 1|" --at x=2
       adcli eval "diff(ln x/2 + sin²x, x)" --at x=1
+      adcli                      # on a terminal: an interactive session
 
     Values and gradients follow PyTorch float64. Run `adcli COMMAND --help` for each command.
     """
     # NumPy's own RuntimeWarnings ("Mean of empty slice") would bypass adcli's warnings.
     warnings.simplefilter("ignore", RuntimeWarning)
+    if context.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from .repl import run as run_session
+            context.exit(run_session(None, None, interactive=True))
+        click.echo(context.get_help())
+        context.exit(2)
+
+
+@main.command("repl")
+@click.option("--digits", type=click.IntRange(1, 17), default=None,
+              help="Significant digits to print (default: full round-trip precision).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for rand(...) and randn(...) in values.")
+def repl_command(digits: int | None, seed: int | None) -> None:
+    """Open an interactive session; fed a script on standard input, run its lines without prompts.
+
+    A line is a definition (f(x) = x^2 sin(x), kept for later lines), a binding (x = 2),
+    or an expression, optionally led by a command word (grad diff hessian jacobian check
+    taylor limit plot) and followed by options (at x=1, wrt x, order 3); 'ans' is the last
+    value. A replayed script exits 1 if any line failed.
+
+    \b
+      adcli repl
+      printf 'f(x) = x^3\\ngrad f(x) at x=2\\n' | adcli repl
+      adcli repl < session.txt
+    """
+    from .repl import run as run_session
+
+    sys.exit(run_session(digits, seed, interactive=sys.stdin.isatty()))
 
 
 @main.command("eval")

@@ -1,0 +1,294 @@
+"""The session driver: an interactive session (or a replayed script), one line at a time.
+
+A line is a definition (kept for later lines: `f(x) = x^2 sin(x)`, `u = sqrt(x) + 1`), a
+binding (`x = 2`, a name equal to a constant, as --at), or an expression, optionally led by a
+command word (`grad f(x) at x=1`, `taylor sin(x)/x at x=0 order 6`); plain evaluation
+otherwise. `ans` is the last value. Each line's program is the session's definitions, in
+order, followed by the line; a text compiled once is reused. Nothing here reads a terminal:
+the CLI feeds lines in and prints what comes back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..api import Compiled, compile as compile_text
+from ..errors import AdcliError, BindingError, NamingError
+from ..language.bindings import split_top_level
+
+# The words that lead a command line, and what each runs: (compiled, bindings, request) -> a result.
+COMMAND_WORDS = ("eval", "grad", "diff", "hessian", "jacobian", "taylor", "limit", "check", "plot")
+OPTION_WORDS = ("at", "wrt", "order")
+_OPTION = re.compile(r"(?:^|\s)(?:--)?(at|wrt|order)\s+")
+_ASSIGNMENT = re.compile(r"^\s*([^\W\d]\w*)\s*(\([^()=]*\))?\s*=(?!=)")
+COMPILED_KEPT = 256  # compiled line texts a session keeps for reuse
+_ANS = re.compile(r"(?<![\w.])ans(?!\w)")
+
+
+@dataclass
+class Request:
+    """What a command line asks: its expression and the options written after it."""
+
+    word: str
+    expr: str
+    at: dict[str, Any] = field(default_factory=dict)
+    wrt: list[str] | None = None
+    order: int | None = None
+
+
+@dataclass
+class Reply:
+    """What a line gave: a result to show (or a note), and its warnings."""
+
+    result: Any = None
+    note: str | None = None
+
+
+Runner = Callable[[Compiled, dict[str, Any], Request], Any]
+
+
+class Session:
+    """Definitions, bindings and `ans`, and what each line does to them."""
+
+    def __init__(self, evaluate_value: Callable[[str], Any], runners: Mapping[str, Runner] | None = None):
+        self.runners = RUNNERS if runners is None else runners
+        self.evaluate_value = evaluate_value  # a binding's text -> its value (constants and constructors)
+        self.definitions: list[tuple[str, str]] = []  # (name, line), in order
+        self.bindings: dict[str, Any] = {}
+        self._compiled: dict[str, Compiled] = {}
+
+    # -- what a line is
+    def run(self, line: str) -> Reply:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            return Reply()
+        word, rest = _command_word(text)
+        if word is not None:
+            return self._command(word, rest)
+        assignment = _ASSIGNMENT.match(text)
+        if assignment:
+            return self._assign(assignment.group(1), bool(assignment.group(2)), text)
+        return self._command("eval", text)
+
+    def names(self) -> list[str]:
+        """The names the session knows: its definitions, functions and bindings (for completion)."""
+        return [name for name, _ in self.definitions] + list(self.bindings)
+
+    # -- definitions and bindings
+    def _assign(self, name: str, is_function: bool, text: str) -> Reply:
+        value_text = text[_ASSIGNMENT.match(text).end():].strip()
+        if not is_function and self._is_constant(value_text):
+            value = self.evaluate_value(self._with_ans(value_text))
+            self._forget_definition(name)
+            self.bindings[name] = value
+            return Reply(note=f"{name} = {_short(value)}")
+        self._define(name, text)
+        self.bindings.pop(name, None)
+        return Reply(note=f"defined {name}")
+
+    def _is_constant(self, value_text: str) -> bool:
+        """A binding's value: no names but `ans` and constants (a value that uses a definition or a variable is a definition)."""
+        if not value_text:
+            return False
+        compiled = self._compile(value_text, with_definitions=False)  # a name it uses from a definition is a variable here
+        return set(compiled.variables) <= {"ans"}
+
+    def _with_ans(self, value_text: str) -> str:
+        """The text with `ans` written out as its value (a binding's value is a constant expression)."""
+        if "ans" not in self.bindings:
+            return value_text
+        return _ANS.sub(f"({_literal(self.bindings['ans'])})", value_text)
+
+    def _define(self, name: str, line: str) -> None:
+        """Add (or replace, in its place) a definition, keeping it only when the program still compiles."""
+        definitions = list(self.definitions)
+        places = [i for i, (defined, _) in enumerate(definitions) if defined == name]
+        if places:
+            definitions[places[0]] = (name, line)
+        else:
+            definitions.append((name, line))
+        self._compile("0", definitions=definitions)  # raises with a caret when the line does not fit
+        self.definitions = definitions
+
+    def _forget_definition(self, name: str) -> None:
+        kept = [(defined, line) for defined, line in self.definitions if defined != name]
+        if len(kept) != len(self.definitions):
+            self._compile("0", definitions=kept)  # a later definition may need it
+            self.definitions = kept
+
+    # -- commands
+    def _command(self, word: str, rest: str) -> Reply:
+        request = self._request(word, rest)
+        compiled = self._compile(request.expr)
+        bindings = {name: value for name, value in self.bindings.items()
+                    if name in compiled.variables or name in (request.wrt or ())}
+        if word == "plot":  # a plot sweeps a variable: the first one the line does not give a value
+            swept = [name for name in compiled.variables if name not in request.at]
+            if swept and all(name in bindings for name in swept):
+                del bindings[swept[0]]
+        bindings.update(request.at)
+        try:
+            result = self.runners[word](compiled, bindings, request)
+        except ImportError:  # a command of a later version
+            raise NamingError(f"'{word}' is not available in this adcli") from None
+        value = getattr(result, "value", None)
+        if value is not None and word in ("eval", "grad", "hessian", "jacobian"):
+            self.bindings["ans"] = value
+        return Reply(result=result)
+
+    def _request(self, word: str, rest: str) -> Request:
+        expr, options = _split_options(rest)
+        if not expr.strip():
+            raise NamingError(f"'{word}' needs an expression: {word} EXPR [at x=1] [wrt x,y] [order N]")
+        request = Request(word, expr)
+        for option, value in options:
+            if option == "at":
+                for item in split_top_level(value):
+                    name, sep, text = item.partition("=")
+                    if not sep or not name.strip():
+                        raise BindingError(f"'at' takes NAME=VALUE, got {item.strip()!r}")
+                    request.at[name.strip()] = self.evaluate_value(self._with_ans(text.strip()))
+            elif option == "wrt":
+                request.wrt = [name.strip() for name in split_top_level(value) if name.strip()]
+            else:
+                try:
+                    request.order = int(value)
+                except ValueError:
+                    raise BindingError(f"'order' takes a whole number, got {value.strip()!r}") from None
+        return request
+
+    # -- compiling
+    def _compile(self, expr: str, with_definitions: bool = True,
+                 definitions: list[tuple[str, str]] | None = None) -> Compiled:
+        """The program of the definitions followed by `expr`, compiled once per distinct text."""
+        lines = [line for _, line in (self.definitions if definitions is None else definitions)] \
+            if with_definitions else []
+        text = "\n".join([*lines, expr])
+        compiled = self._compiled.get(text)
+        if compiled is None:
+            try:
+                compiled = compile_text(text)
+            except AdcliError as problem:
+                raise _within_line(problem, len(text) - len(expr), expr) from None
+            if len(self._compiled) >= COMPILED_KEPT:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[text] = compiled
+        return compiled
+
+
+def _within_line(problem: AdcliError, offset: int, line: str) -> AdcliError:
+    """An error in the line's part of a session program, placed in the line as the user typed it."""
+    if problem.span is None or problem.span[0] < offset:
+        return problem
+    start, end = problem.span
+    return type(problem)(problem.message, line, (start - offset, end - offset))
+
+
+def _command_word(text: str) -> tuple[str | None, str]:
+    """('grad', 'x^2 at x=1') for 'grad x^2 at x=1'; (None, text) when the line leads with no command word
+    (`diff(x^2, x)` is the language's diff, a call)."""
+    head, _, rest = text.partition(" ")
+    rest = rest.strip()
+    if head in COMMAND_WORDS and rest and not rest.startswith("=") and not (head == "diff" and _is_call(rest)):
+        return head, rest
+    if head in COMMAND_WORDS and not rest.strip():
+        return head, ""
+    return None, text
+
+
+def _is_call(rest: str) -> bool:
+    """Whether `diff (...)` is the language's diff(expr, x) (arguments with a comma), not the command word."""
+    if not rest.startswith("("):
+        return False
+    depth = 0
+    for character in rest:
+        depth += character in "([" 
+        depth -= character in ")]"
+        if character == "," and depth == 1:
+            return True
+        if depth == 0:
+            return False
+    return False
+
+
+def _split_options(rest: str) -> tuple[str, list[tuple[str, str]]]:
+    """The expression and the trailing options (`at x=1, y=2`, `wrt x`, `order 3`), found outside brackets."""
+    depth, cuts = 0, []
+    position = 0
+    while position < len(rest):
+        character = rest[position]
+        if character in "([":
+            depth += 1
+        elif character in ")]":
+            depth -= 1
+        elif depth == 0:
+            match = _OPTION.match(rest, position)
+            if match and (position == 0 or rest[position].isspace()):
+                cuts.append((match.start(), match.end(), match.group(1)))
+                position = match.end()
+                continue
+        position += 1
+    if not cuts:
+        return rest, []
+    expr = rest[:cuts[0][0]]
+    options = [(name, rest[end:(cuts[i + 1][0] if i + 1 < len(cuts) else len(rest))].strip())
+               for i, (_, end, name) in enumerate(cuts)]
+    return expr, options
+
+
+def _literal(value: Any) -> str:
+    """A value as adcli text: a number, or a (nested) list."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return repr(value).replace("inf", "(1/0)").replace("nan", "(0/0)") if not isinstance(value, list) else \
+        "[" + ", ".join(_literal(item) for item in value) + "]"
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist() if hasattr(value, "tolist") else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- what each command word runs ------------------------------------------------------------
+
+
+def _calculus(compiled: Compiled, bindings: dict[str, Any], request: Request) -> Any:
+    from ..commands import calculus
+    if request.word == "eval":
+        return calculus.value(compiled, bindings)
+    if request.word == "grad":
+        return calculus.gradient(compiled, bindings, request.wrt, request.order or 1)
+    return getattr(calculus, request.word)(compiled, bindings, request.wrt)
+
+
+def _check(compiled: Compiled, bindings: dict[str, Any], request: Request) -> Any:
+    from ..commands.check import check
+    return check(compiled, bindings, request.wrt, request.order or 1)
+
+
+def _diff(compiled: Compiled, bindings: dict[str, Any], request: Request) -> Any:
+    from ..commands.formulas import derivatives
+    return derivatives(compiled, bindings, request.wrt, request.order or 1)
+
+
+def _taylor(compiled: Compiled, bindings: dict[str, Any], request: Request) -> Any:
+    from ..commands.expansions import taylor
+    return taylor(compiled, bindings, request.wrt, request.order if request.order is not None else 5)
+
+
+def _limit(compiled: Compiled, bindings: dict[str, Any], request: Request) -> Any:
+    from ..commands.expansions import limit
+    return limit(compiled, bindings, request.wrt)
+
+
+def _plot(compiled: Compiled, bindings: dict[str, Any], request: Request) -> Any:
+    from ..commands.plot import plot
+    return plot(compiled, bindings, request.order if request.order is not None else 1)
+
+
+RUNNERS: dict[str, Runner] = {
+    "eval": _calculus, "grad": _calculus, "hessian": _calculus, "jacobian": _calculus, "check": _check,
+    "diff": _diff, "taylor": _taylor, "limit": _limit, "plot": _plot,
+}
