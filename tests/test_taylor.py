@@ -380,3 +380,9 @@ def test_random_compositions_agree_with_nested_derivatives(functions, point, ope
         derivative = nth_derivative_program(program, "x", order)
         nested = forward(derivative, {"x": point})[derivative.output]
         assert coefficients[order] * math.factorial(order) == pytest.approx(nested, rel=1e-8, abs=1e-10)
+
+
+def test_grad_order_near_underflow_takes_the_nested_program(cli):
+    """At a point near float64's underflow the series' terms drop out; the nested program answers (PyTorch: -6)."""
+    run = cli("grad", "x + x/(1+x^2)", "--at", "x=2.2e-308", "--wrt", "x", "--order", "3", "--format", "json")
+    assert run.json()["derivative"] == -6.0
