@@ -165,7 +165,7 @@ def derivative_at(program: Program, inputs: Mapping[str, Any], values: list[Any]
     """
     if not all(np.ndim(value) == 0 for value in inputs.values()) or not all(map(all_finite, values)):
         return None
-    if any(0.0 < abs(float(value)) < SMALLEST_TRUSTED for value in values):  # near underflow terms drop out
+    if any(np.ndim(value) == 0 and 0.0 < abs(float(value)) < SMALLEST_TRUSTED for value in values):  # terms drop out
         return None
     if kinks(program, values):
         return None
