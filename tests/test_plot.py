@@ -11,11 +11,13 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import adcli
 from adcli.commands.plot import (BISECTIONS, Curves, Landscape, find_jumps, orders_program, plot, swept_ranges,
                                  visible_range)
-from adcli.render.chart import BRAILLE, chart, clip_segment, nice_ticks, tick_labels
+from adcli.render.chart import ARROWS, BRAILLE, SHADES, chart, clip_segment, heatmap, nice_ticks, tick_labels
 
 from conftest import console_script
 
@@ -290,6 +292,32 @@ def test_clip_segment(segment, expected):
     assert clipped == (pytest.approx(expected) if expected else None)
 
 
+def test_a_landscape_in_the_terminal_is_a_heat_map_with_gradient_arrows():
+    landscape = plot(adcli.compile("x^2 + y^2"), {}, 1)
+    lines = heatmap(landscape, 61, 25).split("\n")
+    assert len(lines) == 25 and lines[0].strip() == "x^2 + y^2" and max(len(line) for line in lines) <= 61
+    cells = plot_cells("\n".join(lines))
+    middle_row, middle_column = len(cells) // 2, len(cells[0]) // 2
+    assert cells[middle_row][middle_column] in (" ", *ARROWS)  # the lowest fifth is blank
+    assert cells[0][0] == cells[-1][-1] == SHADES[-1]  # the corners are highest
+    arrows = [(row, column, char) for row, line in enumerate(cells) for column, char in enumerate(line)
+              if char in ARROWS]
+    assert len(arrows) >= 12
+    rows, columns = len(cells), len(cells[0])
+    for row, column, char in arrows:  # the gradient of x^2 + y^2, (2x, 2y), points away from the middle
+        x, y = -5 + 10 * column / (columns - 1), 5 - 10 * row / (rows - 1)
+        eighths = math.atan2(y, x) / (math.pi / 4)
+        assert (ARROWS.index(char) - eighths) % 8 < 0.5 + 0.2 or (eighths - ARROWS.index(char)) % 8 < 0.5 + 0.2
+    assert lines[-1].startswith("f(x, y): 0") and "gradient" in lines[-1]
+
+
+def test_a_heat_map_in_colour_uses_half_blocks():
+    landscape = plot(adcli.compile("x y"), {}, 1)
+    coloured = heatmap(landscape, 50, 16, colour=True)
+    assert "▀" in coloured and "\x1b[38;5;" in coloured and ";48;5;" in coloured
+    assert len(coloured.split("\n")) == 16
+
+
 # -- the command line ------------------------------------------------------------------------------
 
 
@@ -308,6 +336,11 @@ def test_plot_takes_the_terminal_size_from_the_environment(adcli_process, monkey
     assert run.exit_code == 0, run.stderr
     lines = run.stdout.rstrip("\n").split("\n")
     assert len(lines) == 18 and max(len(line) for line in lines) <= 72
+
+
+def test_plot_of_two_variables_prints_a_heat_map(cli):
+    run = cli("plot", "x^2 - y^2", "--size", "60x20")
+    assert run.exit_code == 0 and len(run.stdout.rstrip("\n").split("\n")) == 20 and "↗ gradient" in run.stdout
 
 
 def test_colour_always_and_never(cli):
@@ -352,7 +385,6 @@ def test_colours_on_a_terminal_unless_no_color():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("plot", "x y"), "add --output"),
     (("plot", "x", "-o", "picture.gif"), "must end in .svg, .png, .pdf"),
     (("plot", "sum(x)"), "combines the points"),
     (("plot", "sine(x)"), "did you mean"),
@@ -476,3 +508,37 @@ def test_without_matplotlib_files_are_a_clear_error_and_the_terminal_chart_still
     chart_run = subprocess.run([sys.executable, "-c", MISSING_MATPLOTLIB, "plot", "x^2", "--size", "40x12"],
                                capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert chart_run.returncode == 0 and len(chart_run.stdout.strip("\n").split("\n")) == 12
+
+
+def test_a_sample_on_a_kink_breaks_the_derivative_on_both_sides():
+    curves = curves_of("abs(x^2 - 4) / (x - 1)", 1)  # f'(+-2) is 0 (abs'(0) = 0), between two other values
+    slope_breaks = break_positions(curves, 1)
+    for kink in (-2.0, 2.0):
+        assert np.sum(np.abs(slope_breaks - kink) < 0.01) == 2
+    np.testing.assert_allclose(curves.kinks, [-2.0, 2.0])
+    assert np.min(np.abs(break_positions(curves, 0) - 1.0)) < 0.01  # the pole
+
+
+@settings(max_examples=40, deadline=None)
+@given(coefficients=st.lists(st.floats(-3, 3), min_size=1, max_size=5), frequency=st.floats(0.1, 8),
+       phase=st.floats(-3, 3), order=st.integers(0, 2))
+def test_smooth_curves_are_never_broken_and_have_no_kinks(coefficients, frequency, phase, order):
+    polynomial = " + ".join(f"({c!r}) * x^{power}" for power, c in enumerate(coefficients))
+    curves = curves_of(f"{polynomial} + sin(({frequency!r}) * x + ({phase!r}))", order)
+    assert not any(series.breaks.any() for series in curves.series)
+    assert curves.kinks.size == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(pole=st.floats(-4.5, 4.5), scale=st.floats(0.01, 100))
+def test_every_pole_breaks_the_line_or_lies_off_the_chart(pole, scale):
+    curves = curves_of(f"({scale!r}) / (x - ({pole!r})) + x", 2)
+    bottom, top = curves.y_range()
+    for order in range(3):
+        found = break_positions(curves, order)
+        assert np.all(np.abs(found - pole) <= 0.01)
+        if order % 2 == 0:  # a sign change: the line would cross the whole chart
+            assert found.size in (1, 2)
+        elif found.size == 0:  # f' = 1 - scale/(x - pole)^2 has a peak, and may have no jump between two samples
+            beside = np.flatnonzero(np.abs(curves.x - pole) <= 0.01)
+            assert np.all(curves.series[1].values[beside] < bottom)  # so it runs below the chart

@@ -728,7 +728,8 @@ def plot_command(expr: str, at: tuple[str, ...], seed: int | None, order: int, o
 
     The one variable without a value runs from -5 to 5 (or over --at "x=linspace(a,b,n)");
     the others take their --at values. Poles and nan stretches are gaps; kinks are marked.
-    With two such variables, --output draws the contours of f with its gradient's direction.
+    With two such variables it draws f as a heat map with arrows along the gradient (with
+    --output: filled contours and the gradient's direction).
 
     \b
       adcli plot "tan(x)"
@@ -744,13 +745,11 @@ def plot_command(expr: str, at: tuple[str, ...], seed: int | None, order: int, o
 
         write_figure(picture, output)
         return 0
-    if isinstance(picture, Landscape):
-        raise BindingError(f"a function of two variables ({', '.join(picture.variables)}) is drawn as contours in a "
-                           "file: add --output landscape.png (or .svg, .pdf), or give one of them a value with --at")
-    from ..render.chart import chart
+    from ..render.chart import chart, heatmap
 
     width, height = _chart_size(size)
-    click.echo(chart(picture, width, height, _colour_wanted(colour)), file=_with_controls(sys.stdout),
+    draw = heatmap if isinstance(picture, Landscape) else chart
+    click.echo(draw(picture, width, height, _colour_wanted(colour)), file=_with_controls(sys.stdout),
                color=_colour_wanted(colour))
     return 0
 

@@ -28,6 +28,12 @@ CURVE_POINTS = 1001
 LANDSCAPE_POINTS = 101
 # Halvings of a suspect interval: a continuous series' rise shrinks ~10^9-fold, a jump's does not.
 BISECTIONS = 30
+# An interval that rises this many times more than a neighbour may hold a jump: smooth series rise
+# evenly from one sample to the next, except within a couple of samples of an extremum.
+SUSPECT_RISE = 1.5
+# Rises below this share of a series' whole range are no jumps a picture could show (tanh(50x) saturating
+# steps by one rounding unit, and keeps that step however small the interval).
+TINY_RISE = 1e-9
 MAX_ORDER = 6
 # A series whose largest magnitude is this many times its 90th percentile's has a pole: its far values are cut.
 FAR_OUT = 20.0
@@ -71,6 +77,14 @@ class Landscape:
     y: np.ndarray
     value: np.ndarray
     gradient: tuple[np.ndarray, np.ndarray]
+
+    def levels(self, count: int) -> np.ndarray:
+        """`count` + 1 levels at quantiles of f: a loss's narrow valley shows as well as its steep walls."""
+        finite = self.value[np.isfinite(self.value)]
+        if not finite.size:
+            return np.array([-1.0, 1.0])
+        levels = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, count + 1)))
+        return levels if levels.size >= 2 else np.array([levels[0] - 1.0, levels[0] + 1.0])
 
 
 def plot(compiled: Compiled, bindings: Mapping[str, Any], order: int = 1) -> Curves | Landscape:
@@ -178,17 +192,28 @@ def find_jumps(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
                y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The intervals (i, i + 1) across which y jumps (a pole, a step, a nan inside), and where.
 
-    A suspect is an interval that rises at least as much as both neighbours. Each is halved
-    BISECTIONS times, keeping the half that rises more: across a jump the rise stays (a step)
-    or grows (a pole); a continuous series' rise shrinks with the interval.
+    A suspect is an interval that rises more than SUSPECT_RISE times one of its neighbours
+    (not both: a sample on a kink, f'(0) = 0 for abs, makes two jumps side by side), or one
+    whose ends are both larger in size than their outer neighbours (a pole of even order,
+    which need not rise at all from one side to the other). Each is
+    halved BISECTIONS times, keeping the half that rises more: across a jump the rise stays
+    (a step) or grows (a pole); a continuous series' rise shrinks with the interval.
     Returns (interval indices, the x of each jump).
     """
     rise = np.abs(np.diff(y))
     finite = np.isfinite(rise)
-    rise = np.where(finite, rise, 0.0)
-    left = np.concatenate([[0.0], rise[:-1]])
-    right = np.concatenate([rise[1:], [0.0]])
-    suspects = np.flatnonzero(finite & (rise > 0) & (rise >= left) & (rise >= right))
+    rise = np.where(finite, rise, np.inf)
+    left = np.concatenate([[np.inf], rise[:-1]])
+    right = np.concatenate([rise[1:], [np.inf]])
+    finite_y = y[np.isfinite(y)]
+    least = TINY_RISE * (float(np.ptp(finite_y)) if finite_y.size else 0.0)  # rounding, not a jump
+    magnitude = np.abs(y)
+    with np.errstate(invalid="ignore"):
+        # Both ends above their outer neighbours: a peak of |y| between two samples, as 1/x^2 has at 0.
+        peak = np.zeros_like(finite)
+        peak[1:-1] = (magnitude[1:-2] > magnitude[:-3]) & (magnitude[2:-1] > magnitude[3:])
+    steep = (rise > least) & (rise > SUSPECT_RISE * np.minimum(left, right))
+    suspects = np.flatnonzero(finite & (steep | peak))
     lo, hi = x[suspects], x[suspects + 1]
     y_lo, y_hi = y[suspects], y[suspects + 1]
     for _ in range(BISECTIONS):

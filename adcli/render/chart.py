@@ -15,7 +15,7 @@ from typing import Sequence
 
 from ..lazy_numpy import np
 
-from ..commands.plot import Curves
+from ..commands.plot import Curves, Landscape
 
 BRAILLE = 0x2800
 # The bit of each dot in a Braille cell, [row][column], rows top to bottom (Unicode's dot numbering).
@@ -25,6 +25,12 @@ COLOURS = ("94", "91", "92", "95", "96", "33", "97")
 # Which dots along a line are drawn: f solid, each derivative its own dashes.
 DASHES = ((1,), (1, 1, 1, 1, 0, 0), (1, 0), (1, 1, 1, 1, 0, 0, 1, 0, 0), (1, 1, 0, 0), (1, 0, 0), (1, 1, 1, 0))
 KINK = "◆"
+# Heat maps: shades of f without colour, low to high; colour bands; viridis' stops (red, green, blue in 0..1).
+SHADES = " ░▒▓█"
+HEAT_LEVELS = 16
+VIRIDIS = ((0.27, 0.0, 0.33), (0.23, 0.32, 0.55), (0.13, 0.57, 0.55), (0.37, 0.79, 0.38), (0.99, 0.91, 0.14))
+ARROWS = "→↗↑↖←↙↓↘"  # by the gradient's angle, in eighths of a turn from the x axis
+ARROW_EVERY = (8, 4)  # an arrow every this many columns and rows
 KINK_COLOUR = "1;33"
 AXIS_COLOUR = "2"  # dim: the frame recedes behind the curves
 MIN_WIDTH, MIN_HEIGHT = 24, 8
@@ -62,16 +68,11 @@ class _Canvas:
 
 def chart(curves: Curves, width: int, height: int, colour: bool = False) -> str:
     """The whole chart as text, `height` lines of at most `width` characters (not counting colour codes)."""
-    if width < MIN_WIDTH or height < MIN_HEIGHT:
-        raise ValueError(f"a chart needs at least {MIN_WIDTH}x{MIN_HEIGHT} characters, not {width}x{height}")
+    _check_size(width, height)
     bottom, top = curves.y_range()
-    left, right = float(curves.x[0]), float(curves.x[-1])
-    rows = height - TITLE_ROWS - FOOTER_ROWS
-    y_ticks = nice_ticks(bottom, top, max(2, rows // 3))
-    y_labels = tick_labels(y_ticks)
-    margin = max(len(label) for label in y_labels)
-    canvas = _Canvas(width - margin - 1, rows)
-    x_to_dot = _scale(left, right, 0, canvas.dot_width - 1)
+    frame = _Frame(curves.expr, (float(curves.x[0]), float(curves.x[-1])), (bottom, top), width, height, colour)
+    canvas = _Canvas(frame.columns, frame.rows)
+    x_to_dot = _scale(frame.left, frame.right, 0, canvas.dot_width - 1)
     y_to_dot = _scale(top, bottom, 0, canvas.dot_height - 1)
     for index in reversed(range(len(curves.series))):  # f last: on top where lines cross
         series = curves.series[index]
@@ -80,20 +81,47 @@ def chart(curves: Curves, width: int, height: int, colour: bool = False) -> str:
         column, row = round(float(x_to_dot(x))), round(float(y_to_dot(y)))
         if 0 <= column < canvas.dot_width and 0 <= row < canvas.dot_height:
             canvas.marks[(row // 4, column // 2)] = KINK
-    paint = _Painter(colour)
-    tick_rows = {round(float(y_to_dot(tick))) // 4: label for tick, label in zip(y_ticks, y_labels)}
     zero_row = round(float(y_to_dot(0.0))) // 4 if bottom < 0.0 < top else None
-    lines = [paint.bold(_fit(curves.expr, width).center(width).rstrip())]
-    for row in range(rows):
-        axis = "┤" if row in tick_rows else "│"
-        lines.append(tick_rows.get(row, "").rjust(margin) + paint(AXIS_COLOUR, axis) +
-                     _cells(canvas, row, paint, row == zero_row))
-    x_ticks = nice_ticks(left, right, max(2, canvas.columns // 12))
-    x_columns = [round(float(x_to_dot(tick))) // 2 for tick in x_ticks]
-    lines.append(" " * margin + paint(AXIS_COLOUR, _x_axis(canvas.columns, x_columns)))
-    lines.append(_x_labels(x_columns, tick_labels(x_ticks), margin + 1, width, curves.variable))
-    lines.append(_legend(curves, paint, width))
-    return "\n".join(line.rstrip() for line in lines)
+    body = [_cells(canvas, row, frame.paint, row == zero_row) for row in range(frame.rows)]
+    return frame.around(body, curves.variable, _legend(curves, frame.paint, width))
+
+
+def _check_size(width: int, height: int) -> None:
+    if width < MIN_WIDTH or height < MIN_HEIGHT:
+        raise ValueError(f"a chart needs at least {MIN_WIDTH}x{MIN_HEIGHT} characters, not {width}x{height}")
+
+
+class _Frame:
+    """The title above the plot, y tick labels left of it, the x axis, its labels and a legend below it."""
+
+    def __init__(self, title: str, x_range: tuple[float, float], y_range: tuple[float, float], width: int,
+                 height: int, colour: bool, dots: tuple[int, int] = (2, 4)):
+        self.title, self.width, self.paint = title, width, _Painter(colour)
+        self.dots_across, self.dots_down = dots  # a cell's points: Braille has 2 x 4, half blocks 1 x 2
+        self.left, self.right = x_range
+        self.bottom, self.top = y_range
+        self.rows = height - TITLE_ROWS - FOOTER_ROWS
+        self.y_ticks = nice_ticks(self.bottom, self.top, max(2, self.rows // 3))
+        self.y_labels = tick_labels(self.y_ticks)
+        self.margin = max(len(label) for label in self.y_labels)
+        self.columns = width - self.margin - 1
+
+    def around(self, body: list[str], x_name: str, legend: str) -> str:
+        paint = self.paint
+        row_of = _scale(self.top, self.bottom, 0, self.rows * self.dots_down - 1)
+        tick_rows = {round(float(row_of(tick))) // self.dots_down: label
+                     for tick, label in zip(self.y_ticks, self.y_labels)}
+        lines = [paint.bold(_fit(self.title, self.width).center(self.width).rstrip())]
+        for row, cells in enumerate(body):
+            axis = "┤" if row in tick_rows else "│"
+            lines.append(tick_rows.get(row, "").rjust(self.margin) + paint(AXIS_COLOUR, axis) + cells)
+        column_of = _scale(self.left, self.right, 0, self.columns * self.dots_across - 1)
+        x_ticks = nice_ticks(self.left, self.right, max(2, self.columns // 12))
+        x_columns = [round(float(column_of(tick))) // self.dots_across for tick in x_ticks]
+        lines.append(" " * self.margin + paint(AXIS_COLOUR, _x_axis(self.columns, x_columns)))
+        lines.append(_x_labels(x_columns, tick_labels(x_ticks), self.margin + 1, self.width, x_name))
+        lines.append(legend)
+        return "\n".join(line.rstrip() for line in lines)
 
 
 def _scale(source_start: float, source_end: float, target_start: float, target_end: float):
@@ -104,6 +132,85 @@ def _scale(source_start: float, source_end: float, target_start: float, target_e
             return target_start + (np.asarray(value, dtype=np.float64) - source_start) * ratio
 
     return scale
+
+
+def heatmap(landscape: Landscape, width: int, height: int, colour: bool = False) -> str:
+    """f over two variables as coloured half blocks (two points a cell) or, without colour, shades (one);
+    arrows show the gradient's direction at every few cells."""
+    _check_size(width, height)
+    x_name, y_name = landscape.variables
+    x, y = landscape.x, landscape.y
+    frame = _Frame(landscape.expr, (float(x[0]), float(x[-1])), (float(y[0]), float(y[-1])), width, height, colour,
+                   dots=(1, 2 if colour else 1))
+    columns = _nearest(x, np.linspace(x[0], x[-1], frame.columns))
+    rows = _nearest(y, np.linspace(y[-1], y[0], frame.rows * frame.dots_down))  # top row first
+    levels = landscape.levels(len(SHADES) if not colour else HEAT_LEVELS)
+    with np.errstate(invalid="ignore"):
+        band = np.clip(np.searchsorted(levels, landscape.value[np.ix_(rows, columns)], side="right") - 1,
+                       0, len(levels) - 2)
+    band = np.where(np.isfinite(landscape.value[np.ix_(rows, columns)]), band, -1)  # -1: no value
+    arrows = _arrows(landscape, rows[::frame.dots_down], columns, frame.rows, frame.columns)
+    paint = frame.paint
+    body = []
+    for row in range(frame.rows):
+        cells = []
+        for column in range(frame.columns):
+            arrow = arrows.get((row, column))
+            if colour:
+                upper, lower = band[2 * row, column], band[2 * row + 1, column]
+                cells.append(_half_block(upper, lower, len(levels) - 1, arrow))
+            else:
+                shade = band[row, column]
+                cells.append(arrow or (" " if shade < 0 else SHADES[shade]))
+        body.append("".join(cells))
+    low, high = (tick_labels([float(levels[0]), float(levels[-1])]) if levels[-1] - levels[0] >= 1e-4
+                 else [f"{levels[0]:.4g}", f"{levels[-1]:.4g}"])
+    scale = ("".join(_half_block(band, band, HEAT_LEVELS, None) for band in range(0, HEAT_LEVELS, 2))
+             if colour else SHADES)
+    legend = f"f({x_name}, {y_name}): {low} {scale} {high}   ↗ gradient   {x_name} across, {y_name} up"
+    return frame.around(body, x_name, legend)
+
+
+def _nearest(grid: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The index of the grid value nearest each of `at` (the grid ascending)."""
+    index = np.clip(np.searchsorted(grid, at), 1, len(grid) - 1)
+    return np.where(np.abs(at - grid[index - 1]) <= np.abs(grid[index] - at), index - 1, index)
+
+
+def _arrows(landscape: Landscape, rows: np.ndarray, columns: np.ndarray, row_count: int,
+            column_count: int) -> dict[tuple[int, int], str]:
+    """An arrow along the gradient at every ARROW_EVERY cells (the grid's top row first), none where it is 0 or nan."""
+    arrows = {}
+    across, down = ARROW_EVERY
+    for row in range(down // 2, row_count, down):
+        for column in range(across // 2, column_count, across):
+            along_x = landscape.gradient[0][rows[row], columns[column]]
+            along_y = landscape.gradient[1][rows[row], columns[column]]
+            if np.isfinite(along_x) and np.isfinite(along_y) and (along_x or along_y):
+                arrows[(row, column)] = ARROWS[round(math.atan2(along_y, along_x) / (math.pi / 4)) % 8]
+    return arrows
+
+
+def _half_block(upper: int, lower: int, bands: int, arrow: str | None) -> str:
+    """One cell in 256-colour ANSI: '▀' with the upper point's colour over the lower's (an arrow on their mean)."""
+    if arrow is not None:
+        background = _heat_colour((upper + lower) / 2, bands) if min(upper, lower) >= 0 else None
+        return f"\x1b[1;97{'' if background is None else f';48;5;{background}'}m{arrow}\x1b[0m"
+    if upper < 0 and lower < 0:
+        return " "
+    if upper < 0 or lower < 0:
+        char, band = ("▄", lower) if upper < 0 else ("▀", upper)
+        return f"\x1b[38;5;{_heat_colour(band, bands)}m{char}\x1b[0m"
+    return f"\x1b[38;5;{_heat_colour(upper, bands)};48;5;{_heat_colour(lower, bands)}m▀\x1b[0m"
+
+
+def _heat_colour(band: float, bands: int) -> int:
+    """A band's colour on the 256-colour cube, from dark blue (low) through green to yellow (high), as viridis."""
+    position = min(1.0, max(0.0, band / max(1, bands - 1))) * (len(VIRIDIS) - 1)
+    start = min(int(position), len(VIRIDIS) - 2)
+    part = position - start
+    red, green, blue = (a + part * (b - a) for a, b in zip(VIRIDIS[start], VIRIDIS[start + 1]))
+    return 16 + 36 * round(red * 5) + 6 * round(green * 5) + round(blue * 5)
 
 
 # -- drawing lines -----------------------------------------------------------------------------

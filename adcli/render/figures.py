@@ -91,15 +91,6 @@ def curve_figure(curves: Curves) -> Any:
     return figure
 
 
-def contour_levels(value: np.ndarray) -> np.ndarray:
-    """Levels at quantiles of f, each band a colour of its own: a loss's narrow valley shows as well as its walls."""
-    finite = value[np.isfinite(value)]
-    if not finite.size:
-        return np.array([-1.0, 1.0])
-    levels = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, CONTOUR_LEVELS + 1)))
-    return levels if levels.size >= 2 else np.array([levels[0] - 1.0, levels[0] + 1.0])
-
-
 def landscape_figure(landscape: Landscape) -> Any:
     """Filled contours of f with its gradient's direction as arrows (a loss landscape; a matplotlib Figure)."""
     _matplotlib()
@@ -111,7 +102,7 @@ def landscape_figure(landscape: Landscape) -> Any:
     figure = Figure(figsize=(7, 6), layout="constrained")
     axes = figure.add_subplot()
     value = np.ma.masked_invalid(landscape.value)
-    levels = contour_levels(landscape.value)
+    levels = landscape.levels(CONTOUR_LEVELS)
     filled = axes.contourf(landscape.x, landscape.y, value, levels=levels, cmap="viridis",
                            norm=BoundaryNorm(levels, 256))
     axes.contour(landscape.x, landscape.y, value, levels=levels, colors="black", linewidths=0.4, alpha=0.4)
