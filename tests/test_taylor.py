@@ -386,3 +386,9 @@ def test_grad_order_near_underflow_takes_the_nested_program(cli):
     """At a point near float64's underflow the series' terms drop out; the nested program answers (PyTorch: -6)."""
     run = cli("grad", "x + x/(1+x^2)", "--at", "x=2.2e-308", "--wrt", "x", "--order", "3", "--format", "json")
     assert run.json()["derivative"] == -6.0
+
+
+def test_a_power_that_underflows_takes_the_nested_program():
+    """x^2 at 9.37e-238 underflows to 0, and so would every term of its series; the nested program gives 2."""
+    import adcli
+    assert adcli.compile("(x)^2").derivative("x", 2, x=9.37e-238)[1] == 2.0
