@@ -218,7 +218,7 @@ def _power(a: Any, exponent: float) -> Any:
     n = len(a)
     b = np.empty(n)
     b[0] = np.power(a[0], exponent)
-    if b[0] == 0.0 or not np.isfinite(b[0]):  # a[0] != 0, so it under- or overflowed: every b_k would follow it
+    if b[0] == 0.0 or np.isinf(b[0]):  # a[0] != 0, so it under- or overflowed: every b_k would follow it
         raise NotAnalytic(f"x^{exponent:g} leaves float64's range there")
     ja = a * np.arange(n)
     for k in range(1, n):
