@@ -27,7 +27,7 @@ BROADCAST_PAIRS = [
 BROADCASTING = sorted(name for name, p in PRIMITIVES.items() if p.broadcasts and p.elementwise)
 PUBLIC_BROADCASTING = [name for name in BROADCASTING if PRIMITIVES[name].public]
 SPELLED = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "pow": "a ^ b",
-           "maximum": "max(a, b)", "minimum": "min(a, b)",
+           "maximum": "max(a, b)", "minimum": "min(a, b)", "clip": "clip(a, -abs(b), abs(b))",
            "lt": "a < b", "le": "a <= b", "gt": "a > b", "ge": "a >= b", "eq": "a == b", "ne": "a != b"}
 POSITIVE_ONLY = {"pow"}  # the base of pow must be positive for the derivative wrt the exponent
 

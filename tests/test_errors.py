@@ -141,7 +141,7 @@ def test_control_characters_are_shown_escaped_with_the_caret_under_them(cli):
     ("sin(1, 2)", "sin takes 1 argument, got 2", 1),
     ("atan2(1)", "atan2 takes 2 arguments, got 1", 1),
     ("log(x, 2, 3)", "log takes 1 or 2 arguments, got 3", 1),
-    ("sum(x, foo=1)", "sum has no keyword 'foo'; sum takes axis=", 8),
+    ("sum(x, foo=1)", "sum has no keyword 'foo'; sum takes axis= and keepdims=", 8),
     ("sin(x, axis=0)", "sin has no keyword 'axis'", 8),
     ("sum(x, axis=y)", "axis must be a constant (no variables)", 13),
     ("sum(x, axis=1.5)", "axis must be a whole number", 13),

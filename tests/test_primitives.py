@@ -76,9 +76,24 @@ def reductions(low: float, high: float) -> list[Sample]:
         sample(draw((2, 3), low, high), axis=0),
         sample(draw((2, 3), low, high), axis=-1),
         sample(draw((2, 3, 2), low, high), axis=1),
+        sample(draw((2, 3), low, high), axis=0, keepdims=True),
+        sample(draw((3, 2), low, high), keepdims=True),
     ]
 
 
+def along_an_axis(low: float, high: float) -> list[Sample]:
+    """softmax and log_softmax: the last axis by default, any other by keyword, a scalar as one slice."""
+    return [
+        sample(draw((4,), low, high)),
+        sample(draw((2, 3), low, high)),
+        sample(draw((2, 3), low, high), axis=0),
+        sample(draw((2, 3, 2), low, high), axis=1),
+        sample(draw((), low, high)),
+        sample(np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.5, -999.0]])),  # large magnitudes
+    ]
+
+
+WHOLE = (None, None, None)  # `:` in an index
 NEGATIVE_BASES = [sample(draw((3,), -3, -0.5), Fixed(np.array([2.0, 3.0, -1.0]))), sample(draw((), -2, -1), Fixed(3.0))]
 MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 2))]
 
@@ -123,6 +138,20 @@ SAMPLES: dict[str, list[Sample]] = {
     "relu": elementwise(-3, 3),
     "softplus": elementwise(-5, 5) + [sample(np.float64(19.5)), sample(np.array([25.0, -30.0, 19.0]))],
     "erf": elementwise(-2, 2),
+    "gelu": elementwise(-3, 3),
+    "silu": elementwise(-4, 4),
+    "elu": elementwise(-3, 3) + [sample(draw((2, 3), -3, 3), alpha=0.5)],
+    "leaky_relu": elementwise(-3, 3) + [sample(draw((2, 3), -3, 3), slope=0.2)],
+    "clip": [
+        sample(draw((2, 3), -2, 2), Fixed(-1.0), Fixed(1.0)),
+        sample(draw((2, 3), -2, 2), draw((), -1.5, -0.5), draw((3,), 0.5, 1.5)),
+        sample(draw((3,), -2, 2), draw((2, 1), -1.5, -0.5), Fixed(0.75)),
+        sample(draw((3,), -1, 1), Fixed(0.5), draw((3,), -1.5, -0.5)),  # lo > hi: the value is hi
+    ],
+    "logsumexp": reductions(-3, 3) + [sample(np.array([1000.0, 1001.0, 1002.0])),
+                                      sample(np.array([[-1000.0, -1001.0], [5.0, 7.0]]), axis=1)],
+    "softmax": along_an_axis(-3, 3),
+    "log_softmax": along_an_axis(-3, 3),
     "atan2": broadcasting((-2, 2), (-2, 2)),
     "hypot": broadcasting((-2, 2), (-2, 2)),
     "maximum": broadcasting((-2, 2), (-2, 2)),
@@ -166,8 +195,14 @@ SAMPLES: dict[str, list[Sample]] = {
     "matmul_grad_b": [
         sample(draw(matmul_shapes(a, b), -1, 1), draw(a, -1, 1), Fixed(draw(b, -1, 1))) for a, b in MATMUL_SHAPES
     ],
-    "index": [sample(draw((3,), -2, 2), index=1), sample(draw((2, 3), -2, 2), index=0)],
-    "unindex": [sample(draw((), -2, 2), Fixed(np.zeros(3)), index=2), sample(draw((3,), -2, 2), Fixed(np.zeros((2, 3))), index=1)],
+    "index": [sample(draw((3,), -2, 2), index=1), sample(draw((2, 3), -2, 2), index=0),
+              sample(draw((3, 4), -2, 2), index=(WHOLE, -1)), sample(draw((5,), -2, 2), index=((1, None, 2),)),
+              sample(draw((5,), -2, 2), index=((None, None, -1),)), sample(draw((3, 4), -2, 2), index=((0, 2, None),))],
+    "unindex": [sample(draw((), -2, 2), Fixed(np.zeros(3)), index=2), sample(draw((3,), -2, 2), Fixed(np.zeros((2, 3))), index=1),
+                sample(draw((3,), -2, 2), Fixed(np.zeros((3, 4))), index=(WHOLE, 1)),
+                sample(draw((2,), -2, 2), Fixed(np.zeros(5)), index=((3, None, -2),))],
+    "slice_sum": [sample(draw((2, 3), -2, 2), axis=0), sample(draw((4,), -2, 2)), sample(draw((2, 3, 2), -2, 2), axis=-2),
+                  sample(draw((), -2, 2))],
     "prod_others": [sample(draw((4,), 0.5, 1.5)), sample(draw((2, 3), -1.5, -0.5), axis=1), sample(draw((2, 3), 0.5, 2), axis=0),
                     sample(np.array([0.0, 1.5, 0.0, -2.0])), sample(np.array([[0.0, 2.0, 3.0], [1.5, -1.0, 0.5]]), axis=1),
                     sample(np.array([[0.0, 2.0], [0.0, 0.0], [1.5, -0.5]]))],  # beside zeros: the exact rule
@@ -225,6 +260,7 @@ KNOWN_KINKS: dict[str, tuple[tuple, dict]] = {
     "minimum": ((-1.0, -1.0), {}), "norm": ((np.zeros(3),), {}),
     "amax": ((np.array([[2.0, 2.0], [1.0, 0.0]]),), {"axis": 1}), "amin": ((np.array([0.5, 0.5, 1.0]),), {}),
     **{comparison: ((2.0, 2.0), {}) for comparison in ("lt", "le", "gt", "ge", "eq", "ne")},  # a jump where a == b
+    "elu": ((0.0,), {"alpha": 0.5}), "leaky_relu": ((0.0,), {}), "clip": ((1.0, -1.0, 1.0), {}),
 }
 
 
@@ -366,6 +402,14 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def _normal_pdf(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
 LN2, LN10 = math.log(2.0), math.log(10.0)
 # name: (points, first derivative, second derivative)
 CLOSED_FORMS: dict[str, tuple[tuple[float, ...], Callable, Callable]] = {
@@ -399,6 +443,9 @@ CLOSED_FORMS: dict[str, tuple[tuple[float, ...], Callable, Callable]] = {
     "softplus": ((-3.0, 0.0, 5.0), _sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x))),
     "erf": ((-1.5, 0.0, 0.7), lambda x: 2 / math.sqrt(math.pi) * math.exp(-x * x),
             lambda x: -4 * x / math.sqrt(math.pi) * math.exp(-x * x)),
+    "gelu": ((-2.0, 0.0, 1.3), lambda x: _normal_cdf(x) + x * _normal_pdf(x), lambda x: _normal_pdf(x) * (2 - x * x)),
+    "silu": ((-3.0, 0.0, 2.5), lambda x: _sigmoid(x) * (1 + x * (1 - _sigmoid(x))),
+             lambda x: _sigmoid(x) * (1 - _sigmoid(x)) * (2 + x * (1 - 2 * _sigmoid(x)))),
 }
 
 

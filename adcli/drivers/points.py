@@ -23,7 +23,7 @@ from .batch import LineTooLong, Output, bounded_lines, byte_size, decode_line, s
 from ..errors import AdcliError, BindingError, ShapeError, unexpected
 from ..language.names import normal
 from ..render.formats import PointStream
-from ..engine.primitives import REDUCTIONS
+from ..engine.primitives import PRIMITIVES
 from ..engine.program import LEAVES, Program
 from ..engine.sweeps import depends_on
 from ..engine.tape import describe, forward
@@ -36,7 +36,10 @@ MAX_ROW_BYTES = 1 << 20
 # Smaller files (one to three chunks) run in one process unless --jobs asks otherwise: starting
 # the workers would cost more than they save.
 MIN_BYTES_FOR_JOBS = 1 << 21
-COMBINING = REDUCTIONS | {"matmul", "transpose", "stack"}
+# What the language writes that mixes points: every public function that is not elementwise, array
+# literals and indexing (the table's other helpers only reshape what an elementwise derivative makes).
+COMBINING = frozenset(name for name, primitive in PRIMITIVES.items() if primitive.public and not primitive.elementwise) \
+    | {"stack", "index"}
 
 TERMINAL_HINT = ("adcli: reading points from standard input: a header line of variable names, "
                  "then one row of numbers per point; end with Ctrl-D")
@@ -87,8 +90,9 @@ def check_pointwise(program: Program) -> None:
     for instruction in pointwise:
         if instruction.op in COMBINING:
             raise ShapeError(f"{describe(program, instruction)} combines points: --points evaluates each row on "
-                             "its own, so sums, means, products, norms, max/min of arrays, @, .T and array "
-                             "literals of variables are not allowed", program.text, instruction.span)
+                             "its own, so sums, means, products, norms, max/min of arrays, softmax, logsumexp, "
+                             "@, .T, indexing and array literals of variables are not allowed",
+                             program.text, instruction.span)
     probe = forward(program, {name: 0.0 for name in program.variables})  # one point: every slot's shape
     for instruction in pointwise:
         for operand in instruction.args:

@@ -95,10 +95,10 @@ def sum_to_shape(value: Any, shape: tuple[int, ...]) -> Any:
     return np.reshape(summed, shape)
 
 
-def _expand(g: Any, x: Any, axis: int | None, mean: bool) -> Any:
+def _expand(g: Any, x: Any, axis: int | None, mean: bool, keepdims: bool = False) -> Any:
     """Broadcast a reduction's cotangent back over the reduced axis (divided by the count for mean)."""
     x_shape = np.shape(x)
-    if axis is not None:
+    if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     out = np.broadcast_to(g, x_shape)
     if mean:
@@ -116,11 +116,41 @@ def _reduction_axis(x: Any, axis: int | None) -> int | None:
     return axis % ndim
 
 
-def _tie_share(x: Any, ans: Any, axis: int | None) -> Any:
+def _tie_share(x: Any, ans: Any, axis: int | None, keepdims: bool = False) -> Any:
     """Where x attains its max/min, 1/(number of ties); elsewhere 0 (torch.amax's rule)."""
-    hits = (x == (ans if axis is None else np.expand_dims(ans, axis))).astype(np.float64)
+    hits = (x == (ans if axis is None or keepdims else np.expand_dims(ans, axis))).astype(np.float64)
     count = np.sum(hits, axis=axis, keepdims=axis is not None)
     return hits / count
+
+
+def _slice_axis(x: Any, axis: int) -> int | None:
+    """The axis softmax works along; a scalar is one slice of one element (PyTorch takes dim 0 or -1 there)."""
+    if np.ndim(x) == 0 and axis in (0, -1):
+        return None
+    return _reduction_axis(x, axis)
+
+
+def _shifted(x: Any, axis: int | None) -> Any:
+    """x minus its max along the axis, so that exp cannot overflow (PyTorch's softmax kernels)."""
+    return x - np.max(x, axis=axis, keepdims=True)
+
+
+def _softmax(x: Any, axis: int = -1) -> Any:
+    exps = np.exp(_shifted(x, _slice_axis(x, axis)))
+    return exps / np.sum(exps, axis=_slice_axis(x, axis), keepdims=True)
+
+
+def _log_softmax(x: Any, axis: int = -1) -> Any:
+    shifted = _shifted(x, _slice_axis(x, axis))
+    return shifted - np.log(np.sum(np.exp(shifted), axis=_slice_axis(x, axis), keepdims=True))
+
+
+def _logsumexp(x: Any, axis: int | None, keepdims: bool) -> Any:
+    """log(sum(exp(x))) as PyTorch computes it: the max taken out first, except an infinite max (then 0)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isinf(top), 0.0, top)
+    total = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=keepdims))
+    return total + (top if keepdims else np.reshape(top, np.shape(total)))
 
 
 def _prod_others(x: Any, axis: int | None) -> Any:
@@ -206,9 +236,33 @@ def _matmul_grad_b(g: Any, a: Any, b: Any) -> Any:
     return sum_to_shape(grad, np.shape(b))
 
 
-def _unindex(h: Any, ref: Any, index: int) -> Any:
+Index = Any  # an int (the first axis), or a tuple of entries: an int, or a slice as (start, stop, step)
+
+
+def _numpy_index(index: Index) -> Any:
+    if isinstance(index, int):
+        return index
+    return tuple(entry if isinstance(entry, int) else slice(*entry) for entry in index)
+
+
+def _take(x: Any, index: Index) -> Any:
+    """x[index] by NumPy's rules; an integer out of range names its axis (the parser puts it last in the tuple)."""
+    values = np.asarray(x)
+    if not isinstance(index, int):
+        axis, entry = len(index) - 1, index[-1]
+        if values.ndim <= axis:
+            dimensions = "a scalar" if values.ndim == 0 else f"an array of {values.ndim} dimension" + "s" * (values.ndim > 1)
+            raise IndexError(f"too many indices: this one is for axis {axis}, but the value is {dimensions}")
+        size = values.shape[axis]
+        if isinstance(entry, int) and not -size <= entry < size:
+            raise IndexError(f"index {entry} is out of range for axis {axis}, of size {size}")
+    return values[_numpy_index(index)]
+
+
+def _untake(h: Any, ref: Any, index: Index) -> Any:
+    """Zeros of ref's shape with h scattered where `index` took it from: the transpose of _take."""
     out = np.zeros(np.shape(ref))
-    out[index] = h
+    out[_numpy_index(index)] = h
     return out
 
 
@@ -276,6 +330,30 @@ def _scalar_softplus_slope(x: float) -> float:
     return z / (z + 1.0)
 
 
+def _gelu(x: Any) -> Any:
+    return x * 0.5 * (1.0 + _erf(x * SQRT_HALF))  # PyTorch's GeluKernel, approximate='none'
+
+
+def _scalar_gelu(x: float) -> float:
+    return x * 0.5 * (1.0 + math.erf(x * SQRT_HALF))
+
+
+def _elu(x: Any, alpha: float = 1.0) -> Any:
+    return np.where(x <= 0, np.expm1(x) * alpha, x)
+
+
+def _leaky_relu(x: Any, slope: float = 0.01) -> Any:
+    return np.where(x > 0, x, x * slope)
+
+
+def _clip(x: Any, lo: Any, hi: Any, closed: bool = False) -> Any:
+    return np.minimum(np.maximum(x, lo), hi)  # torch.clamp: hi wins when lo > hi; a nan anywhere gives nan
+
+
+def _scalar_clip(x: float, lo: float, hi: float, closed: bool = False) -> float:
+    return _scalar_minimum(_scalar_maximum(x, lo), hi) if x == x and lo == lo and hi == hi else math.nan
+
+
 def _unary(name: str, forward: Callable, vjp: Vjp | None, kink: Callable | None = None,
            scalar: Callable | None = None, taylor: Callable | None = None) -> Primitive:
     return Primitive(name, 1, forward, (vjp,), kink=kink, elementwise=True, scalar=scalar, taylor=taylor)
@@ -301,12 +379,56 @@ def _comparison(name: str, forward: Callable, scalar: Callable) -> Primitive:
 
 
 def _reduction(name: str, forward: Callable, vjp: Vjp, kink: Callable | None = None) -> Primitive:
-    return Primitive(name, 1, forward, (vjp,), kink=kink, params=("axis",))
+    """A reduction over all elements, or along `axis`; `keepdims` keeps the reduced axes with size 1."""
+    def reduce(x, axis=None, keepdims=False):
+        return forward(x, axis=_reduction_axis(x, axis), keepdims=keepdims)
+
+    return Primitive(name, 1, reduce, (vjp,), kink=kink, params=("axis", "keepdims"))
 
 
 LN2 = math.log(2.0)
 LN10 = 2.3025850929940455  # PyTorch's log10 constant (an ulp below ln 10), so its gradient matches bit for bit
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+SQRT_HALF = math.sqrt(0.5)  # M_SQRT1_2
+GELU_PDF = TWO_OVER_SQRT_PI * SQRT_HALF * 0.5  # the normal density's factor, as PyTorch's GeluBackward spells it
+
+
+def _gelu_vjp(op, g, ans, x):
+    # PyTorch's GeluBackward: g * (cdf + x * pdf) of the standard normal.
+    cdf = 0.5 * (1.0 + op("erf", x * SQRT_HALF))
+    return g * (cdf + x * (op("exp", -0.5 * x * x) * GELU_PDF))
+
+
+def _silu_vjp(op, g, ans, x):
+    sigmoid = op("sigmoid", x)
+    return g * sigmoid * (1.0 + x * (1.0 - sigmoid))
+
+
+def _elu_vjp(op, g, ans, x, alpha=1.0):
+    """g * alpha * exp(x) where x <= 0, else g (also for nan, as in PyTorch). The exponent is x only where
+    x < 0, as PyTorch's elu_double_backward: the second derivative is 0 at 0, and exp never overflows."""
+    negative = op("where", op("greater", 0.0, x), x, 0.0)
+    return op("where", op("greater_equal", 0.0, x), g * alpha * op("exp", negative), g)
+
+
+def _leaky_relu_vjp(op, g, ans, x, slope=0.01):
+    return op("where", op("greater", x, 0.0), g, g * slope)
+
+
+# clip(x, lo, hi). Constant bounds follow PyTorch 2.14's clamp: x's gradient flows strictly between the bounds
+# (0 at them). Bounds that are variables carry `closed`, and follow PyTorch's clamp with tensor bounds:
+# x's gradient flows at the bounds too, lo's where x < lo < hi, hi's where x > hi or hi < lo.
+def _clip_vjp_x(op, g, ans, x, lo, hi, closed=False):
+    above, below = ("greater_equal", "greater_equal") if closed else ("greater", "greater")
+    return op("where", op("logical_and", op(above, x, lo), op(below, hi, x)), g, 0.0)
+
+
+def _clip_vjp_lo(op, g, ans, x, lo, hi, closed=False):
+    return op("where", op("logical_and", op("greater", lo, x), op("greater", hi, lo)), g, 0.0)
+
+
+def _clip_vjp_hi(op, g, ans, x, lo, hi, closed=False):
+    return op("where", op("greater", x, hi), g, op("where", op("greater", lo, hi), g, 0.0))
 
 
 def _pow_vjp_base(op, g, ans, x, y):
@@ -346,17 +468,58 @@ def _atan2_vjp(numerator_of):
     return vjp
 
 
-def _norm_vjp(op, g, ans, x, axis=None):
-    norm = op("expand", ans, x, axis=axis)
-    return op("expand", g, x, axis=axis) * op("where", op("equal", norm, 0.0), 0.0, x / norm)
+def _kept(keepdims: bool) -> dict[str, bool]:
+    """The keepdims parameter as a reduction's helpers take it: absent unless set, so programs without it stay as they were."""
+    return {"keepdims": True} if keepdims else {}
 
 
-def _extremum_vjp(op, g, ans, x, axis=None):
-    return op("expand", g, x, axis=axis) * op("tie_share", x, ans, axis=axis)
+def _expanded(op, value, x, axis, keepdims):
+    """A reduction's result (or cotangent) broadcast back over the operand's shape."""
+    return op("expand", value, x, axis=axis, **_kept(keepdims))
 
 
-def _prod_vjp(op, g, ans, x, axis=None):
-    return op("expand", g, x, axis=axis) * op("prod_others", x, axis=axis)
+def _sum_vjp(op, g, ans, x, axis=None, keepdims=False):
+    return _expanded(op, g, x, axis, keepdims)
+
+
+def _mean_vjp(op, g, ans, x, axis=None, keepdims=False):
+    return op("expand", g, x, axis=axis, mean=True, **_kept(keepdims))
+
+
+def _norm_vjp(op, g, ans, x, axis=None, keepdims=False):
+    norm = _expanded(op, ans, x, axis, keepdims)
+    return _expanded(op, g, x, axis, keepdims) * op("where", op("equal", norm, 0.0), 0.0, x / norm)
+
+
+def _extremum_vjp(op, g, ans, x, axis=None, keepdims=False):
+    return _expanded(op, g, x, axis, keepdims) * op("tie_share", x, ans, axis=axis, **_kept(keepdims))
+
+
+def _extremum_kink(pick):
+    """Ties of the max (min) along an axis: the gradient is shared there, and finite differences see one side."""
+    def kink(x, axis=None, keepdims=False):
+        return np.any(np.sum(_tie_share(x, pick(x, axis=axis), axis) > 0, axis=axis) > 1)
+
+    return kink
+
+
+def _prod_vjp(op, g, ans, x, axis=None, keepdims=False):
+    return _expanded(op, g, x, axis, keepdims) * op("prod_others", x, axis=axis)
+
+
+def _logsumexp_vjp(op, g, ans, x, axis=None, keepdims=False):
+    # PyTorch's logsumexp_backward: g * exp(x - result), which is g times the softmax.
+    return _expanded(op, g, x, axis, keepdims) * op("exp", x - _expanded(op, ans, x, axis, keepdims))
+
+
+def _softmax_vjp(op, g, ans, x, axis=-1):
+    # PyTorch's _softmax_backward_data: y * (g - sum(g * y)) along the axis.
+    return (g - op("slice_sum", g * ans, axis=axis)) * ans
+
+
+def _log_softmax_vjp(op, g, ans, x, axis=-1):
+    # PyTorch's _log_softmax_backward_data: g - exp(y) * sum(g) along the axis.
+    return g - op("slice_sum", g, axis=axis) * op("exp", ans)
 
 
 def _prod_others_vjp(op, g, ans, x, axis=None):
@@ -464,8 +627,20 @@ _TABLE: tuple[Primitive, ...] = (
            taylor=_series("relu")),
     _unary("softplus", _softplus, lambda op, g, ans, x: g * op("softplus_slope", x), scalar=_scalar_softplus,
            taylor=_series("softplus")),
-    _unary("erf", _erf, lambda op, g, ans, x: TWO_OVER_SQRT_PI * op("exp", -(x * x)) * g, scalar=math.erf,
+    # The cotangent first (here and below): a NumPy array on the left would absorb a batched sweep's Handle.
+    _unary("erf", _erf, lambda op, g, ans, x: g * (TWO_OVER_SQRT_PI * op("exp", -(x * x))), scalar=math.erf,
            taylor=_series("erf")),
+    _unary("gelu", _gelu, _gelu_vjp, scalar=_scalar_gelu, taylor=_series("gelu")),
+    _unary("silu", lambda x: x / (1.0 + np.exp(-x)), _silu_vjp, scalar=lambda x: x / (1.0 + math.exp(-x)),
+           taylor=_series("silu")),
+    Primitive("elu", 1, _elu, (_elu_vjp,), elementwise=True, params=("alpha",),
+              kink=lambda x, alpha=1.0: (x == 0) & (alpha != 1.0),  # alpha 1: the first derivative is continuous
+              taylor=_series("elu")),
+    Primitive("leaky_relu", 1, _leaky_relu, (_leaky_relu_vjp,), elementwise=True, params=("slope",),
+              kink=lambda x, slope=0.01: (x == 0) & (slope != 1.0), taylor=_series("leaky_relu")),
+    Primitive("clip", 3, _clip, (_clip_vjp_x, _clip_vjp_lo, _clip_vjp_hi), broadcasts=True, elementwise=True,
+              kink=lambda x, lo, hi, closed=False: (x == lo) | (x == hi), scalar=_scalar_clip,
+              taylor=_series("clip")),
     _binary("atan2", _numpy("arctan2"), _atan2_vjp(lambda x, y: x), _atan2_vjp(lambda x, y: -y),
             kink=lambda y, x: (y == 0) & (x <= 0), scalar=math.atan2,
             taylor=_series("atan2")),  # the origin and the branch cut, where it jumps by 2 pi
@@ -486,17 +661,17 @@ _TABLE: tuple[Primitive, ...] = (
     _comparison("ne", _numpy("not_equal"), operator.ne),
     # arrays
     Primitive("transpose", 1, _numpy("transpose"), (lambda op, g, ans, x: op("transpose", g),)),
-    _reduction("sum", lambda x, axis=None: np.sum(x, axis=_reduction_axis(x, axis)),
-               lambda op, g, ans, x, axis=None: op("expand", g, x, axis=axis)),
-    _reduction("mean", lambda x, axis=None: np.mean(x, axis=_reduction_axis(x, axis)),
-               lambda op, g, ans, x, axis=None: op("expand", g, x, axis=axis, mean=True)),
-    _reduction("prod", lambda x, axis=None: np.prod(x, axis=_reduction_axis(x, axis)), _prod_vjp),
-    _reduction("norm", lambda x, axis=None: np.sqrt(np.sum(x * x, axis=_reduction_axis(x, axis))), _norm_vjp,
-               kink=lambda x, axis=None: np.all(x == 0)),
-    _reduction("amax", lambda x, axis=None: np.max(x, axis=_reduction_axis(x, axis)), _extremum_vjp,
-               kink=lambda x, axis=None: np.any(np.sum(_tie_share(x, np.max(x, axis=axis), axis) > 0, axis=axis) > 1)),
-    _reduction("amin", lambda x, axis=None: np.min(x, axis=_reduction_axis(x, axis)), _extremum_vjp,
-               kink=lambda x, axis=None: np.any(np.sum(_tie_share(x, np.min(x, axis=axis), axis) > 0, axis=axis) > 1)),
+    _reduction("sum", _numpy("sum"), _sum_vjp),
+    _reduction("mean", _numpy("mean"), _mean_vjp),
+    _reduction("prod", _numpy("prod"), _prod_vjp),
+    _reduction("norm", lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)), _norm_vjp,
+               kink=lambda x, axis=None, keepdims=False: np.all(x == 0)),
+    _reduction("amax", _numpy("max"), _extremum_vjp, kink=_extremum_kink(np.max)),
+    _reduction("amin", _numpy("min"), _extremum_vjp, kink=_extremum_kink(np.min)),
+    _reduction("logsumexp", _logsumexp, _logsumexp_vjp),
+    # along one axis (the last by default), as torch.softmax(x, dim)
+    Primitive("softmax", 1, _softmax, (_softmax_vjp,), params=("axis",)),
+    Primitive("log_softmax", 1, _log_softmax, (_log_softmax_vjp,), params=("axis",)),
     _internal("stack", None, lambda *xs: np.stack(xs), (_stack_vjp,)),
     # helpers that VJPs use; each is differentiable where the sweep needs it to be
     _internal("rsqrt", 1, lambda x: 1.0 / np.sqrt(x), (lambda op, g, ans, x: -0.5 * g * ans * ans * ans,),
@@ -507,9 +682,12 @@ _TABLE: tuple[Primitive, ...] = (
     _internal("where", 3, _numpy("where"), (None, lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, g, 0.0), a),
                                      lambda op, g, ans, c, a, b: op("sum_to_like", op("where", c, 0.0, g), b)),
               elementwise=True, scalar=lambda c, a, b: a if c else b, taylor=_series("where")),
-    _internal("expand", 2, lambda g, x, axis=None, mean=False: _expand(g, x, axis, mean),
-              (lambda op, g, ans, h, x, axis=None, mean=False: op("mean" if mean else "sum", g, axis=axis), None),
-              params=("axis", "mean")),
+    _internal("expand", 2, lambda g, x, axis=None, mean=False, keepdims=False: _expand(g, x, axis, mean, keepdims),
+              (lambda op, g, ans, h, x, axis=None, mean=False, keepdims=False:
+               op("mean" if mean else "sum", g, axis=axis, **_kept(keepdims)), None),
+              params=("axis", "mean", "keepdims")),
+    _internal("slice_sum", 1, lambda x, axis=-1: np.sum(x, axis=_slice_axis(x, axis), keepdims=True),
+              (lambda op, g, ans, x, axis=-1: op("broadcast_like", g, x),), params=("axis",)),
     _internal("sum_to_like", 2, lambda g, x: sum_to_shape(g, np.shape(x)),
               (lambda op, g, ans, h, x: op("broadcast_like", g, h), None), scalar=lambda g, x: g,
               taylor=_series("first_operand")),
@@ -522,9 +700,8 @@ _TABLE: tuple[Primitive, ...] = (
     _internal("matmul_grad_b", 3, _matmul_grad_b,
               (lambda op, h, ans, g, a, b: op("matmul", a, h),
                lambda op, h, ans, g, a, b: op("matmul_grad_a", g, a, h), None)),
-    _internal("index", 1, lambda x, index: np.asarray(x)[index],
-              (lambda op, g, ans, x, index: op("unindex", g, x, index=index),), params=("index",)),
-    _internal("unindex", 2, _unindex, (lambda op, g, ans, h, x, index: op("index", g, index=index), None),
+    _internal("index", 1, _take, (lambda op, g, ans, x, index: op("unindex", g, x, index=index),), params=("index",)),
+    _internal("unindex", 2, _untake, (lambda op, g, ans, h, x, index: op("index", g, index=index), None),
               params=("index",)),
     _internal("prod_others", 1, lambda x, axis=None: _prod_others(x, _reduction_axis(x, axis)),
               (_prod_others_vjp,), params=("axis",)),
@@ -534,7 +711,7 @@ _TABLE: tuple[Primitive, ...] = (
     _internal("scan", 2, lambda b, a, axis=None, reverse=False: _scan(b, a, _reduction_axis(b, axis), reverse),
               (_scan_vjp_b, _scan_vjp_a), params=("axis", "reverse"), slice_wise=True),
     # masks: piecewise-constant, so their cotangents are zero
-    _internal("tie_share", 2, _tie_share, (None, None), params=("axis",)),
+    _internal("tie_share", 2, _tie_share, (None, None), params=("axis", "keepdims")),
     _internal("equal", 2, _numpy("equal"), (None, None), elementwise=True, scalar=lambda a, b: float(a == b),
               taylor=_series("equal")),
     _internal("greater", 2, lambda a, b: np.greater(a, b).astype(np.float64), (None, None), elementwise=True,
@@ -562,6 +739,6 @@ FUNCTIONS["log"][2] = "log_base"  # log(x, base) is log(x) / log(base), built by
 
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "≤": "le", "≥": "ge", "≠": "ne"}
 
-REDUCTIONS = frozenset(("sum", "mean", "prod", "norm", "amax", "amin"))
+REDUCTIONS = frozenset(("sum", "mean", "prod", "norm", "amax", "amin", "logsumexp"))
 
 CONSTANTS = {"pi": math.pi, "e": math.e}  # the language's named constants

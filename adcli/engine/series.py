@@ -373,6 +373,17 @@ def _atan2(y: Any, x: Any) -> Any:
     return _integral(_quotient(numerator, _product(short_x, short_x) + _product(short_y, short_y)), start)
 
 
+SQRT_HALF = math.sqrt(0.5)
+
+
+def _gelu(a: Any) -> Any:
+    return _product(a, 0.5 * _shifted(_erf(a * SQRT_HALF), 1.0))  # x * cdf(x); the 1 adds to the constant term
+
+
+def _silu(a: Any) -> Any:
+    return _product(a, _sigmoid(a))
+
+
 def analytic(rule: Callable[..., Any]) -> Callable[..., Series]:
     """A rule on coefficient arrays (no pole, one length) as a rule on series and numbers.
 
@@ -447,6 +458,26 @@ def relu(a: Series) -> Operand:
     if _is_nan(a):
         return _nan_like(a)
     return a if _side(a, "its operand changes sign") > 0 else 0.0
+
+
+def elu(a: Series, alpha: float = 1.0) -> Operand:
+    if _is_nan(a):
+        return _nan_like(a)
+    return mul(expm1(a), alpha) if _side(a, "its operand changes sign") < 0 else a
+
+
+def leaky_relu(a: Series, slope: float = 0.01) -> Operand:
+    if _is_nan(a):
+        return _nan_like(a)
+    return mul(a, slope) if _side(a, "its operand changes sign") < 0 else a
+
+
+def clip(x: Operand, lo: Operand, hi: Operand, closed: bool = False) -> Operand:
+    """As the forward, minimum(maximum(x, lo), hi): hi wins when the bounds cross."""
+    low = maximum(x, lo)
+    if isinstance(low, Series) or isinstance(hi, Series):
+        return minimum(low, hi)
+    return float(np.minimum(low, hi))  # x is below a constant lo
 
 
 def sign(a: Series) -> float:
@@ -551,6 +582,8 @@ sigmoid = analytic(_sigmoid)
 softplus = analytic(_softplus)
 softplus_slope = analytic(_softplus_slope)
 erf = analytic(_erf)
+gelu = analytic(_gelu)
+silu = analytic(_silu)
 atan2 = analytic(_atan2)
 cbrt = _cube_root
 floor = _rounding(math.floor, -1.0)

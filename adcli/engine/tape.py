@@ -160,7 +160,9 @@ def shape_error(program: Program, slot: int, values: Sequence[Any], error: Excep
     shapes = " and ".join(str(np.shape(values[a])) for a in instruction.args)
     label = describe(program, instruction)
     detail = str(error).split("\n")[0]
-    if "axis" in detail:
+    if instruction.op == "index":
+        message = detail  # the span is the index itself
+    elif "axis" in detail:
         message = f"{label}: {detail}"
     elif "zero-size array" in detail:
         message = f"{label}: the array {shapes} is empty"

@@ -23,7 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 
 from ..errors import BindingError, NamingError, ParseError, ShapeError, suggestion
 from ..locations import grammar_path, private_cache_folder
-from ..engine.primitives import COMPARISONS, CONSTANTS, FUNCTIONS, PRIMITIVES, REDUCTIONS
+from ..engine.primitives import COMPARISONS, CONSTANTS, FUNCTIONS, PRIMITIVES
 from ..engine.program import VAR, Program, ProgramBuilder, prune
 from ..engine.tape import forward
 from .inlining import UserFunction, derivative_program, inline, instantiate, parameter_variable, record_function
@@ -31,7 +31,6 @@ from .lexing import Retyper, function_heads
 from .names import (ALIASES, RECIPROCALS, builtin_arities, is_builtin_function, known_functions, normal,
                     suggest_function)
 
-KEYWORDS = {"axis"}
 MOST_AXES = 64  # NumPy's limit on dimensions: a larger axis (1e300) would overflow a C integer, not name an axis
 CONSTRUCTOR_NAMES = frozenset(("linspace", "arange", "zeros", "ones", "rand", "randn"))  # bindings.constructors
 MAX_DERIVATIVE_ORDER = 64  # as `grad --order`
@@ -55,6 +54,14 @@ class FunctionPower(NamedTuple):
     end: int
 
 
+class Entry(NamedTuple):
+    """One entry of a subscript: an integer, or a slice as (start, stop, step) with None for a part left out."""
+
+    value: int | tuple[int | None, int | None, int | None]
+    start: int
+    end: int
+
+
 class _Defining(NamedTuple):
     """The user function whose body is being compiled."""
     name: str
@@ -66,6 +73,8 @@ class _Defining(NamedTuple):
 _PRIMES = {"'": 1, "\u2032": 1, "\u2033": 2, "\u2034": 3}  # f'(x), f′(x), f″(x), f‴(x)
 _BINARY_OPS = {"PLUS": "add", "MINUS": "sub", "TIMES": "mul", "DIVIDE": "div", "MATMUL": "matmul", "POWER": "pow"}
 _SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789")
+WHOLE_AXIS = (None, None, None)  # `:`
+LARGEST_INDEX = 2.0 ** 62  # NumPy takes indices as C integers: a larger one would overflow, not name an entry
 
 
 def _span(first: Any, last: Any) -> tuple[int, int]:
@@ -173,6 +182,41 @@ class _Compiler(Transformer):
         lbracket, *entries, rbracket = children
         return self._emit("stack", tuple(entries), _span(lbracket, lbracket), lbracket.start_pos, rbracket.end_pos)
 
+    # -- indexing
+    def subscript(self, children: list) -> Node:
+        """a[i, j:k]: one `index` instruction per entry, the last axis first, so that every entry still finds its
+        axis where it was written and an out-of-range error points at its own entry (a `:` before the last is
+        left out: it changes nothing)."""
+        operand, _, entries, rbracket = children
+        slot = operand.slot
+        for axis in range(len(entries) - 1, -1, -1):
+            entry = entries[axis]
+            if entry.value != WHOLE_AXIS or axis == len(entries) - 1:  # the last one checks the number of axes
+                index = (WHOLE_AXIS,) * axis + (entry.value,)
+                slot = self.builder.emit("index", (slot,), (("index", index),), (entry.start, entry.end))
+        return Node(slot, operand.start, rbracket.end_pos)
+
+    def subscripts(self, children: list) -> list[Entry]:
+        return [child if isinstance(child, Entry) else Entry(self._whole_number(child, "an index"), child.start,
+                                                               child.end) for child in children]
+
+    def slice(self, children: list) -> Entry:
+        start, _, stop, _, step = children
+        parts = [None if node is None else self._whole_number(node, "a slice's bounds and step")
+                 for node in (start, stop, step)]
+        if parts[2] == 0:
+            raise ShapeError("a slice's step cannot be 0", self.builder.text, (step.start, step.end))
+        present = [child for child in children if child is not None]
+        return Entry(tuple(parts), *_span(present[0], present[-1]))
+
+    def _whole_number(self, node: Node, what: str) -> int:
+        value = self._constant(node, what)
+        if np.ndim(value) != 0 or not np.isfinite(value) or float(value) != int(value):
+            raise ShapeError(f"{what} must be a whole number", self.builder.text, (node.start, node.end))
+        if abs(value) >= LARGEST_INDEX:
+            raise ShapeError(f"{what} must be smaller than 2^62 in size", self.builder.text, (node.start, node.end))
+        return int(value)
+
     # -- calls
     def arguments(self, children: list) -> list:
         return children
@@ -244,7 +288,11 @@ class _Compiler(Transformer):
                                span, start, end, self._params(name, RECIPROCALS[name], keywords))
             return self._emit("div", (Node(self.builder.const(1.0, span), *span), inner), span, start, end)
         primitive = self._resolve(name, len(positional), span)
-        params = self._params(name, primitive, keywords)
+        arity = PRIMITIVES[primitive].arity if primitive in PRIMITIVES else len(positional)
+        positional, as_keywords = positional[:arity], positional[arity:]
+        params = self._params(name, primitive, keywords, as_keywords)
+        if primitive == "clip" and any(self._varies(node) for node in positional[1:]):
+            params = (("closed", True),)  # bounds that are variables: PyTorch's clamp with tensor bounds
         if primitive == "log_base":
             numerator = self._emit("log", positional[:1], span, start, end)
             denominator = self._emit("log", positional[1:], span, start, end)
@@ -268,28 +316,53 @@ class _Compiler(Transformer):
                 message = f"unknown function '{name}'"
             raise NamingError(message, self.builder.text, span)
         overloads = FUNCTIONS[name]
-        if count not in overloads:
-            raise NamingError(_argument_count(written or name, sorted(overloads), count), self.builder.text, span)
-        return overloads[count]
+        if count in overloads:
+            return overloads[count]
+        for arity, primitive in sorted(overloads.items()):
+            keywords = PRIMITIVES[primitive].params if primitive in PRIMITIVES else ()
+            if arity < count <= arity + len(keywords):
+                return primitive  # the extra arguments are its keywords, in order: softmax(a, 0), leaky_relu(x, 0.2)
+        raise NamingError(_argument_count(written or name, sorted(overloads), count), self.builder.text, span)
 
-    def _params(self, name: str, primitive: str, keywords: list[Keyword]) -> tuple:
-        params = []
-        for keyword in keywords:
-            key = keyword.name.value
-            if any(key == given for given, _ in params):
-                raise self._error(NamingError, f"{name} got the keyword '{key}' twice", keyword.name)
-            if key not in KEYWORDS or primitive not in REDUCTIONS:
-                allowed = f"; {name} takes axis=" if primitive in REDUCTIONS else ""
-                raise self._error(NamingError, f"{name} has no keyword '{key}'{allowed}", keyword.name)
-            axis = self._constant(keyword.value, "axis")
-            span = (keyword.value.start, keyword.value.end)
-            if np.ndim(axis) != 0 or not -MOST_AXES <= float(axis) < MOST_AXES or float(axis) != int(axis):
-                whole = np.ndim(axis) == 0 and np.isfinite(axis) and float(axis) == int(axis)
-                problem = f"axis {float(axis):g} is out of range: arrays have at most {MOST_AXES} axes" if whole else \
+    def _params(self, name: str, primitive: str, keywords: list[Keyword], positional: list[Node] = ()) -> tuple:
+        """The call's static parameters (axis=, keepdims=, slope=, alpha=), sorted as the tracer sorts them."""
+        allowed = PRIMITIVES[primitive].params if primitive in PRIMITIVES else ()
+        given = [(Token("NAME", key, start_pos=node.start, end_pos=node.end), node) for key, node in zip(allowed, positional)]
+        given += [(keyword.name, keyword.value) for keyword in keywords]
+        params: dict[str, Any] = {}
+        for token, node in given:
+            key = token.value
+            if key in params:
+                raise self._error(NamingError, f"{name} got the keyword '{key}' twice", token)
+            if key not in allowed:
+                takes = f"; {name} takes " + " and ".join(f"{k}=" for k in allowed) if allowed else ""
+                raise self._error(NamingError, f"{name} has no keyword '{key}'{takes}", token)
+            params[key] = self._param_value(key, node)
+        return tuple(sorted((key, value) for key, value in params.items() if value is not None))
+
+    def _param_value(self, key: str, node: Node) -> Any:
+        """A keyword's value: a whole number for axis, 0 or 1 for keepdims (None, left out, for 0), else a number."""
+        value = self._constant(node, key)
+        span = (node.start, node.end)
+        if key == "axis":
+            if np.ndim(value) != 0 or not -MOST_AXES <= float(value) < MOST_AXES or float(value) != int(value):
+                whole = np.ndim(value) == 0 and np.isfinite(value) and float(value) == int(value)
+                problem = f"axis {float(value):g} is out of range: arrays have at most {MOST_AXES} axes" if whole else \
                     "axis must be a whole number"
                 raise ShapeError(problem, self.builder.text, span)
-            params.append(("axis", int(axis)))
-        return tuple(params)
+            return int(value)
+        if np.ndim(value) != 0 or not np.isfinite(value):
+            raise ShapeError(f"{key} must be a finite number", self.builder.text, span)
+        if key == "keepdims":
+            if value not in (0.0, 1.0):
+                raise ShapeError("keepdims must be 0 or 1", self.builder.text, span)
+            return True if value else None
+        return float(value)
+
+    def _varies(self, node: Node) -> bool:
+        """Whether a subexpression depends on a variable."""
+        instructions, _ = prune(self.builder.instructions, (node.slot,))
+        return any(instruction.op == VAR for instruction in instructions)
 
     def _positional(self, name: str, arguments: list) -> list[Node]:
         for argument in arguments:
@@ -443,9 +516,9 @@ class _Compiler(Transformer):
 
     def _constant(self, node: Node, what: str) -> Any:
         """The value of a subexpression that must not depend on variables."""
-        instructions, outputs = prune(self.builder.instructions, (node.slot,))
-        if any(instruction.op == VAR for instruction in instructions):
+        if self._varies(node):
             raise BindingError(f"{what} must be a constant (no variables)", self.builder.text, (node.start, node.end))
+        instructions, outputs = prune(self.builder.instructions, (node.slot,))
         return forward(Program(self.builder.text, instructions, outputs, (), {}), {})[outputs[0]]
 
     def _error(self, kind: type, message: str, token: Token) -> Exception:
@@ -481,7 +554,7 @@ def _statement_at(text: str, offset: int) -> str:
 _TERMINAL_WORDS = {
     "NUMBER": "a number", "NAME": "a name", "CALLEE": "a function call", "LPAREN": "'('", "RPAREN": "')'",
     "LBRACKET": "'['", "RBRACKET": "']'", "PLUS": "'+'", "MINUS": "'-'", "TIMES": "'*'", "DIVIDE": "'/'",
-    "MATMUL": "'@'", "POWER": "'^'", "ASSIGN": "'='", "TRANSPOSE": "'.T'", "_COMMA": "','", "WHERE": "'where'",
+    "MATMUL": "'@'", "POWER": "'^'", "ASSIGN": "'='", "COLON": "':'", "TRANSPOSE": "'.T'", "_COMMA": "','", "WHERE": "'where'",
     "FUNC": "a function", "ROOT": "a root", "BAR": "'|'", "BAR_OPEN": "'|'", "CALL_LPAREN": "'('",
     "PRIMED": "a derivative", "DEFINED": "a function definition", "SUPERSCRIPT": "a superscript power",
     "DEGREE": "'°'", "COMPARE": "a comparison",
@@ -718,6 +791,8 @@ def _unexpected_token(text: str, token: Token, expected: set[str]) -> str:
         return f"unexpected number '{token.value}': write '*' between a value and a number that follows it"
     if token.type == "ASSIGN":
         return "unexpected '='; a definition is NAME = EXPR, before the final expression"
+    if token.type == "LBRACKET" and text[:token.start_pos].rstrip()[-1:] in "0123456789.":
+        return "unexpected '[': a number cannot be indexed; for a product write '*' before the array"
     if expected & _OPERAND_STARTS and expected <= _OPERAND_STARTS | _SEPARATORS | {"TRANSPOSE", "DEFINED"}:
         return f"expected a value, found {found}"
     return f"unexpected {found}{_listed(expected)}"

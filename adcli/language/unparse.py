@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from ..lazy_numpy import np
 
-from ..engine.primitives import FUNCTIONS
+from ..engine.primitives import FUNCTIONS, PRIMITIVES
 from ..engine.program import CONST, VAR, Instruction, Program
 
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^",
@@ -95,10 +95,25 @@ def _spell(instruction: Instruction, spelled: list[Spelled]) -> Spelled:
         return Spelled(f"{inner.text if inner.postfix else f'({inner.text})'}.T", True, True)
     if op == "stack":
         return Spelled("[" + ", ".join(o.text for o in operands) + "]", True, True)
+    if op == "index":
+        inner = operands[0]
+        entries = ", ".join(_index_entry(entry) for entry in params["index"])
+        return Spelled(f"{inner.text if inner.postfix else f'({inner.text})'}[{entries}]", True, True)
     if op in _SPELLING:
-        arguments = [o.text for o in operands] + [f"{key}={value}" for key, value in instruction.params]
+        keywords = PRIMITIVES[op].params  # the language's keywords; others (clip's `closed`) the compiler derives
+        arguments = [o.text for o in operands] + [
+            f"{key}={int(value) if isinstance(value, bool) else value}" for key, value in instruction.params
+            if key in keywords]
         return Spelled(f"{_SPELLING[op]}({', '.join(arguments)})", True, True)
     raise ValueError(f"'{op}' has no spelling in the adcli language")
+
+
+def _index_entry(entry: Any) -> str:
+    """`2`, `-1`, `1:3`, `::2`, `:`."""
+    if isinstance(entry, int):
+        return str(entry)
+    start, stop, step = ("" if part is None else str(part) for part in entry)
+    return f"{start}:{stop}" + (f":{step}" if step else "")
 
 
 def _number(value: Any) -> Spelled:
