@@ -21,7 +21,7 @@ SCALAR_FORMS = sorted(name for name, primitive in PRIMITIVES.items() if primitiv
 # the same code: erf is math.erf in both). The others are libm against NumPy's SIMD functions.
 EXACT = {"add", "sub", "mul", "div", "neg", "sqrt", "abs", "sign", "floor", "ceil", "maximum", "minimum",
          "relu", "where", "sum_to_like", "broadcast_like", "equal", "greater", "greater_equal",
-         "logical_and", "erf", "rsqrt"}
+         "logical_and", "erf", "rsqrt", "leaky_relu", "clip"}
 ROUNDING = 1e-15  # libm and NumPy's SIMD functions differ by an ulp or two
 
 OPERANDS = [-3.5, -1.0, -0.5, -0.0, 0.0, 1e-300, 0.3, 0.5, 1.0, 2.0, 7.25, 30.0, 800.0]

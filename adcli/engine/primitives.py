@@ -635,9 +635,10 @@ _TABLE: tuple[Primitive, ...] = (
            taylor=_series("silu")),
     Primitive("elu", 1, _elu, (_elu_vjp,), elementwise=True, params=("alpha",),
               kink=lambda x, alpha=1.0: (x == 0) & (alpha != 1.0),  # alpha 1: the first derivative is continuous
-              taylor=_series("elu")),
+              scalar=lambda x, alpha=1.0: math.expm1(x) * alpha if x <= 0.0 else x, taylor=_series("elu")),
     Primitive("leaky_relu", 1, _leaky_relu, (_leaky_relu_vjp,), elementwise=True, params=("slope",),
-              kink=lambda x, slope=0.01: (x == 0) & (slope != 1.0), taylor=_series("leaky_relu")),
+              kink=lambda x, slope=0.01: (x == 0) & (slope != 1.0),
+              scalar=lambda x, slope=0.01: x if x > 0.0 else x * slope, taylor=_series("leaky_relu")),
     Primitive("clip", 3, _clip, (_clip_vjp_x, _clip_vjp_lo, _clip_vjp_hi), broadcasts=True, elementwise=True,
               kink=lambda x, lo, hi, closed=False: (x == lo) | (x == hi), scalar=_scalar_clip,
               taylor=_series("clip")),

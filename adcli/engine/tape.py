@@ -108,7 +108,9 @@ class Floats(Interpreter):
         return _finite_float(inputs[name])
 
     def forward(self, instruction: Instruction, operands: list[Any]) -> float:
-        return apply_scalar(instruction.op, *operands)  # no primitive with a scalar form takes parameters
+        if instruction.params:  # elu's alpha, leaky_relu's slope
+            return apply_scalar(instruction.op, *operands, **dict(instruction.params))
+        return apply_scalar(instruction.op, *operands)
 
     def apply(self, name: str, *operands: Any, **params: Any) -> float:
         return apply_scalar(name, *operands, **params)
