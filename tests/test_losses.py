@@ -267,3 +267,9 @@ def test_console_script_prints_softmax_gradient(adcli_process):
     numbers = [float(word) for word in run.stdout.split()]
     assert numbers[0] == pytest.approx(-2.4076059644443806, rel=1e-15)
     np.testing.assert_allclose(numbers[1:], [0.9099694268296196, -0.24472847105479764, -0.6652409557748218], rtol=1e-14)
+
+
+def test_grad_help_shows_the_softmax_regression_example(cli):
+    run = cli("grad", "--help")
+    assert run.exit_code == 0
+    assert "mean(logsumexp(z, axis=1) - sum(Y * z, axis=1))" in run.stdout and "--at X=@X.npy" in run.stdout

@@ -537,6 +537,13 @@ def grad_command(inputs: Inputs, wrt: str | None, order: int) -> int:
       adcli grad "g(x, y) = x y + y; g(x, 2) |x - 1|" --at x=3
       adcli grad - --format json < formulas.txt | jq .grad
       adcli grad "(x + 2y)^2 tanh(x y)" --points points.csv --format csv
+
+    A softmax regression's cross-entropy over a batch from .npy files (README,
+    "Checking a hand-derived gradient"):
+
+    \b
+      adcli grad "z = X @ W + b; mean(logsumexp(z, axis=1) - sum(Y * z, axis=1))" \\
+          --at X=@X.npy --at Y=@Y.npy --at W=@W.npy --at "b=zeros(4)" --wrt W,b
     """
     return drive(inputs, functools.partial(calculus.gradient, wrt=_wrt_names(wrt), order=order))
 

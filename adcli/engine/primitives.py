@@ -123,6 +123,15 @@ def _tie_share(x: Any, ans: Any, axis: int | None, keepdims: bool = False) -> An
     return hits / count
 
 
+def _kept_shape(x: Any, axis: int | None) -> tuple[int, ...]:
+    """x's shape after a reduction along `axis` (every axis for None) that keeps the reduced axes with size 1."""
+    shape = np.shape(x)
+    if axis is None:
+        return (1,) * len(shape)
+    axis = _reduction_axis(x, axis)
+    return shape[:axis] + (1,) + shape[axis + 1:]
+
+
 def _slice_axis(x: Any, axis: int) -> int | None:
     """The axis softmax works along; a scalar is one slice of one element (PyTorch takes dim 0 or -1 there)."""
     if np.ndim(x) == 0 and axis in (0, -1):
@@ -508,8 +517,12 @@ def _prod_vjp(op, g, ans, x, axis=None, keepdims=False):
 
 
 def _logsumexp_vjp(op, g, ans, x, axis=None, keepdims=False):
-    # PyTorch's logsumexp_backward: g * exp(x - result), which is g times the softmax.
-    return _expanded(op, g, x, axis, keepdims) * op("exp", x - _expanded(op, ans, x, axis, keepdims))
+    # PyTorch's logsumexp_backward: g * exp(x - result), which is g times the softmax. The result and g keep
+    # the reduced axes with size 1 and broadcast, rather than being copied out to x's shape.
+    def kept(value):
+        return value if keepdims else op("keep_axes", value, x, axis=axis)
+
+    return kept(g) * op("exp", x - kept(ans))
 
 
 def _softmax_vjp(op, g, ans, x, axis=-1):
@@ -687,6 +700,10 @@ _TABLE: tuple[Primitive, ...] = (
               (lambda op, g, ans, h, x, axis=None, mean=False, keepdims=False:
                op("mean" if mean else "sum", g, axis=axis, **_kept(keepdims)), None),
               params=("axis", "mean", "keepdims")),
+    _internal("keep_axes", 2, lambda v, x, axis=None: np.reshape(v, _kept_shape(x, axis)),
+              (lambda op, g, ans, v, x, axis=None: op("reshape_like", g, v), None), params=("axis",)),
+    _internal("reshape_like", 2, lambda v, ref: np.reshape(v, np.shape(ref)),
+              (lambda op, g, ans, v, ref: op("reshape_like", g, v), None)),
     _internal("slice_sum", 1, lambda x, axis=-1: np.sum(x, axis=_slice_axis(x, axis), keepdims=True),
               (lambda op, g, ans, x, axis=-1: op("broadcast_like", g, x),), params=("axis",)),
     _internal("sum_to_like", 2, lambda g, x: sum_to_shape(g, np.shape(x)),

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import batch_rate  # noqa: E402
 import big_sum  # noqa: E402
+import losses  # noqa: E402
 import points  # noqa: E402
 import startup  # noqa: E402
 import taylor_mode  # noqa: E402
@@ -36,6 +37,7 @@ SECTIONS = {
     "sum": big_sum.run,
     "training": training.run,
     "taylor": taylor_mode.run,
+    "losses": losses.run,
 }
 RESULTS = HERE / "RESULTS.md"
 NOTES = "\n## Measurements behind the code's choices\n"  # a hand-kept section of RESULTS.md that a full run keeps
