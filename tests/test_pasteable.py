@@ -79,6 +79,9 @@ def example_folder(tmp_path_factory):
     rng = np.random.default_rng(0)
     np.save(folder / "x.npy", rng.standard_normal((8, 3)))
     np.savetxt(folder / "y.csv", rng.standard_normal((8, 2)), delimiter=",")
+    np.save(folder / "X.npy", rng.standard_normal((8, 3)))  # the softmax regression's batch, labels and weights
+    np.save(folder / "Y.npy", np.eye(4)[rng.integers(0, 4, 8)])
+    np.save(folder / "W.npy", 0.1 * rng.standard_normal((3, 4)))
     for name in ("points.csv", "grid.csv"):
         (folder / name).write_text("x,y\n1,2\n0.5,-1\n")
     (folder / "formulas.txt").write_text("x^2 y where x=1, y=2\n\n# a comment\n(x + 2y)^2 where x=1, y=3\n")
