@@ -504,10 +504,12 @@ def _extremum_vjp(op, g, ans, x, axis=None, keepdims=False):
     return _expanded(op, g, x, axis, keepdims) * op("tie_share", x, ans, axis=axis, **_kept(keepdims))
 
 
-def _extremum_kink(pick):
-    """Ties of the max (min) along an axis: the gradient is shared there, and finite differences see one side."""
+def _extremum_kink(pick: str):
+    """Ties of the max (min) along an axis: the gradient is shared there, and finite differences see one side.
+
+    `pick` is np.max's or np.min's name: building the table must not import NumPy."""
     def kink(x, axis=None, keepdims=False):
-        return np.any(np.sum(_tie_share(x, pick(x, axis=axis), axis) > 0, axis=axis) > 1)
+        return np.any(np.sum(_tie_share(x, getattr(np, pick)(x, axis=axis), axis) > 0, axis=axis) > 1)
 
     return kink
 
@@ -680,8 +682,8 @@ _TABLE: tuple[Primitive, ...] = (
     _reduction("prod", _numpy("prod"), _prod_vjp),
     _reduction("norm", lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)), _norm_vjp,
                kink=lambda x, axis=None, keepdims=False: np.all(x == 0)),
-    _reduction("amax", _numpy("max"), _extremum_vjp, kink=_extremum_kink(np.max)),
-    _reduction("amin", _numpy("min"), _extremum_vjp, kink=_extremum_kink(np.min)),
+    _reduction("amax", _numpy("max"), _extremum_vjp, kink=_extremum_kink("max")),
+    _reduction("amin", _numpy("min"), _extremum_vjp, kink=_extremum_kink("min")),
     _reduction("logsumexp", _logsumexp, _logsumexp_vjp),
     # along one axis (the last by default), as torch.softmax(x, dim)
     Primitive("softmax", 1, _softmax, (_softmax_vjp,), params=("axis",)),
