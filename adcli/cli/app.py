@@ -462,9 +462,9 @@ def main(context: click.Context) -> None:
       adcli eval "sin(x)" --at "x=linspace(0,pi,5)"
       adcli grad "f(x) = x^2 sin x; f'(x) + |x - 1|" --at x=2
       adcli eval "diff(ln x/2 + sin²x, x)" --at x=1
-      adcli                      # on a terminal: an interactive session
 
     Values and gradients follow PyTorch float64. Run `adcli COMMAND --help` for each command.
+    Without a command, on a terminal, adcli opens an interactive session (adcli repl).
     """
     # NumPy's own RuntimeWarnings ("Mean of empty slice") would bypass adcli's warnings.
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -491,7 +491,6 @@ def repl_command(digits: int | None, seed: int | None) -> None:
     \b
       adcli repl
       printf 'f(x) = x^3\\ngrad f(x) at x=2\\n' | adcli repl
-      adcli repl < session.txt
     """
     from .repl import run as run_session
 
