@@ -13,8 +13,6 @@ import shutil
 import sys
 from typing import Any, Callable, Iterator, TextIO
 
-import click
-
 from ..drivers.session import COMMAND_WORDS, OPTION_WORDS, Reply, Session
 from ..errors import AdcliError
 
@@ -57,41 +55,41 @@ def run(digits: int | None, seed: int | None, interactive: bool) -> int:
         except KeyboardInterrupt:  # between lines: at a prompt it cancels, in a script it stops
             if not interactive:
                 raise
-            click.echo()
+            print()
 
 
 def _answer(session: Session, line: str, digits: int | None, interactive: bool) -> bool:
     """Run one line and show what it gave; False when it failed."""
     if line.strip() in ("help", "?"):
-        click.echo(HELP)
+        print(HELP)
         return True
     try:
         reply = session.run(line)
         _show(reply, digits, interactive)
     except AdcliError as problem:
-        click.echo(f"adcli: error: {problem.render()}", err=True)
+        print(f"adcli: error: {problem.render()}", file=sys.stderr)
         return False
     except KeyboardInterrupt:
-        click.echo("adcli: error: interrupted", err=True)
+        print("adcli: error: interrupted", file=sys.stderr)
         return False
     except RecursionError:
-        click.echo("adcli: error: the line is nested too deeply", err=True)
+        print("adcli: error: the line is nested too deeply", file=sys.stderr)
         return False
     except Exception as problem:  # noqa: BLE001 - a session goes on whatever a line does
-        click.echo(f"adcli: error: unexpected {type(problem).__name__}: {problem} (please report this line)", err=True)
+        print(f"adcli: error: unexpected {type(problem).__name__}: {problem} (please report this line)", file=sys.stderr)
         return False
     return True
 
 
 def _show(reply: Reply, digits: int | None, interactive: bool) -> None:
     if reply.note is not None and interactive:
-        click.echo(reply.note)
+        print(reply.note)
     result = reply.result
     if result is None:
         return
     for warning in getattr(result, "warnings", ()):
-        click.echo(f"adcli: warning: {warning}", err=True)
-    click.echo(_rendered(result, digits))
+        print(f"adcli: warning: {warning}", file=sys.stderr)
+    print(_rendered(result, digits))
 
 
 def _rendered(result: Any, digits: int | None) -> str:
@@ -125,16 +123,16 @@ def _script_lines(stream: TextIO) -> Iterator[str]:
 def _prompted_lines(session: Session) -> Iterator[str]:
     """Lines typed at the prompt, with readline's editing, history and completion when it is there."""
     history = _start_readline(session)
-    click.echo(WELCOME)
+    print(WELCOME)
     try:
         while True:
             try:
                 line = _read_line()
             except KeyboardInterrupt:  # Ctrl-C: a new line, a new prompt
-                click.echo()
+                print()
                 continue
             except EOFError:  # Ctrl-D
-                click.echo()
+                print()
                 return
             if line.strip() in ("exit", "quit"):
                 return
