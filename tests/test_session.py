@@ -243,3 +243,8 @@ def test_series_and_limits_as_command_words():
 def test_plot_sweeps_a_variable_the_session_has_bound(cli):
     run = cli("repl", input="f(x) = x^2\nx = 1\nplot f(x) order 0\n")
     assert run.exit_code == 0 and "┤" in run.stdout and "x" in run.stdout.splitlines()[-2]
+
+
+def test_diff_in_a_session_differentiates_bound_variables_too(cli):
+    run = cli("repl", input="f(x) = x^3\nx = 1\ndiff f(x)\n")
+    assert run.exit_code == 0 and "3x^2" in run.stdout

@@ -124,6 +124,8 @@ class Session:
         compiled = self._compile(request.expr)
         bindings = {name: value for name, value in self.bindings.items()
                     if name in compiled.variables or name in (request.wrt or ())}
+        if word == "diff":  # a formula is in the variables: only the line's own `at` values are substituted
+            bindings = {}
         if word == "plot":  # a plot sweeps a variable: the first one the line does not give a value
             swept = [name for name in compiled.variables if name not in request.at]
             if swept and all(name in bindings for name in swept):
