@@ -204,3 +204,40 @@ def test_integer_arrays(small_chunks):
         values = forward(program, {"x": x})
         expected = numeric_gradients(program, values, ["x"])
     assert exactly_equal(value, values[program.output]) and exactly_equal(grads["x"], expected["x"])
+
+
+def recorded_calls(plan) -> list:
+    """Each non-fill step as (function, operands), a scalar operand by its type and bits."""
+    def operand(number):
+        if number in plan.constants:
+            value = np.asarray(plan.constants[number])
+            return type(plan.constants[number]), value.dtype.str, value.tobytes()
+        return number
+
+    return [(step.function, tuple(map(operand, step.operands))) for step in plan.steps if not step.fill]
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_no_call_is_recorded_twice(text):
+    """sin(x)*exp(-x^2/10) + log(1+x^2) multiplied sin(x) by exp(-x^2/10) in its value and again in its gradient."""
+    program = adcli.compile(text).program
+    inputs = sample_inputs(program, 10, 0, {"a": 0.7})
+    plan = chunked.plan_for(program, inputs, [name for name in program.variables if name != "a"])
+    calls = [call for call in recorded_calls(plan) if isinstance(call[0], np.ufunc)]
+    assert len(calls) == len(set(calls)), text
+
+
+def test_the_same_call_on_zero_and_minus_zero_is_two_calls():
+    program = adcli.compile("x * 0 + x * -0").program
+    plan = chunked.plan_for(program, {"x": np.zeros(10)}, ["x"])
+    assert sum(call[0] is np.multiply for call in recorded_calls(plan)) == 2
+
+
+def test_squares_and_cubes_are_products_in_the_plan(small_chunks):
+    """x^2 and x^3 are x*x and x*x*x (PyTorch's pow), each a step of its own; x^2.5 still calls pow."""
+    program = adcli.compile("(sqrt(x)+1)^3 + y^2.5").program
+    plan = chunked.plan_for(program, {"x": np.ones(10), "y": np.ones(10)}, ["x", "y"])
+    functions = [step.function for step in plan.steps]
+    assert functions.count(np.power) == 2  # y^2.5 and its derivative's y^1.5
+    assert functions.count(np.multiply) >= 3  # (u*u)*u, shared with the derivative's u*u
+    check_against_plain_sweep("(sqrt(x)+1)^3 + y^2.5 + (x y)^2", size=700)

@@ -571,3 +571,30 @@ def test_pytorch_convention(case):
     assert same_float(got_value, value), f"{text}: value {got_value!r}, PyTorch {value!r}"
     for name, expected in gradient.items():
         assert same_float(got_gradient[name], expected), f"{text}: d/d{name} {got_gradient[name]!r}, PyTorch {expected!r}"
+
+
+def test_squares_and_cubes_are_pytorchs_products():
+    """x^2 is x*x and x^3 is (x*x)*x bit for bit, as aten's pow computes them, in every sweep; x^3's gradient is 3 (x*x).
+
+    Cubes are where this shows: x*x*x rounds twice, C's pow once (the sample has points where they differ).
+    """
+    x = np.random.default_rng(3).uniform(-50, 50, 2000)
+    assert np.any(x * x * x != np.power(x, 3.0))  # the sample tells the two apart
+    for text, value, slope in (("x^2", x * x, 2.0 * x), ("x^3", x * x * x, 3.0 * (x * x))):
+        got, grads = adcli.compile(text).grad(x=x)
+        np.testing.assert_array_equal(got, value)
+        np.testing.assert_array_equal(grads["x"], slope)
+        for point, expected, expected_slope in list(zip(x, value, slope))[:200]:  # the scalar sweep on Python floats
+            got, grads = adcli.grad(text, x=float(point))
+            assert (got, grads["x"]) == (expected, expected_slope), (text, point)
+
+
+@pytest.mark.parametrize("base, exponent", [
+    (np.arange(5), 2.0),  # an integer base: x * x would keep its dtype, pow gives float64
+    (np.linspace(0, 2, 5), 2.5), (np.linspace(0, 2, 5), np.float64(4.0)), (np.linspace(0, 2, 5), np.array(2.0)),
+])
+def test_other_powers_are_numpys(base, exponent):
+    got = PRIMITIVES["pow"].forward(base, exponent)
+    expected = np.power(base, exponent)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -311,6 +311,11 @@ class _Symbol(Handle):
     __slots__ = ()
     __array_ufunc__ = None  # a NumPy scalar on the left hands over to our reflected operators
 
+    @property
+    def dtype(self) -> Any:
+        """The chunk's dtype (its stand-in's), which decides how some primitives compute."""
+        return self.apply.samples[self.payload].dtype
+
 
 def _ufunc_of(function: Callable[..., Any]) -> Any:
     """The NumPy ufunc a table entry calls, or None (then the step returns a fresh array).
@@ -339,6 +344,7 @@ class _Recorder(Interpreter):
         self.inputs: dict[int, str] = {}  # value number -> variable
         self.fills: set[int] = set()  # values the same in every chunk: the seed, zero cotangents, what follows from them
         self.constants: set[int] = set()  # scalars
+        self.made: dict[Any, _Symbol] = {}  # (ufunc, operands) -> its result, so that no call is recorded twice
 
     def variable(self, name: str, inputs: Mapping[str, Any]) -> Any:
         """An array input becomes a symbol; a scalar one stays as it is."""
@@ -352,7 +358,8 @@ class _Recorder(Interpreter):
     def forward(self, instruction: Instruction, operands: list[Any]) -> Any:
         """The forward sweep's call, as tape.forward makes it (no shortcuts)."""
         op, _, params, _ = instruction
-        return self.record(PRIMITIVES[op].forward, operands, dict(params))
+        spelled = self._by_operators(op, operands, params)
+        return spelled if spelled is not None else self.record(PRIMITIVES[op].forward, operands, dict(params))
 
     def apply(self, name: str, *operands: Any, **params: Any) -> Any:
         return self(name, *operands, **params)
@@ -363,8 +370,17 @@ class _Recorder(Interpreter):
             return apply_numeric(name, *operands, **params)
         if name == "broadcast_like" and not isinstance(operands[0], _Symbol):
             return self.fill(operands[0], operands[1])
+        spelled = self._by_operators(name, operands, params)
+        if spelled is not None:
+            return spelled
         stand_in = apply_numeric(name, *self._samples(operands), **params)
         return self._result(PRIMITIVES[name].forward, operands, params, stand_in)
+
+    def _by_operators(self, name: str, operands: Sequence[Any], params: Any) -> Any:
+        """The primitive's value as its arithmetic on our symbols records it (x*x for x^2), or None."""
+        spell = PRIMITIVES[name].by_operators
+        spelling = spell(*operands) if spell is not None and not params and isinstance(operands[0], _Symbol) else None
+        return spelling(operands[0]) if spelling is not None else None
 
     def record(self, function: Callable[..., Any], operands: Sequence[Any], params: Mapping[str, Any]) -> Any:
         """function(*operands, **params) as the forward sweep calls it (no shortcuts)."""
@@ -391,10 +407,16 @@ class _Recorder(Interpreter):
         unchanged = self._times_one(function, operands, stand_in)
         if unchanged is not None:
             return unchanged
+        ufunc = None if params else _ufunc_of(function)
+        same = (ufunc, tuple(operand.payload if isinstance(operand, _Symbol) else _constant_key(operand)
+                             for operand in operands))
+        if ufunc is not None and same in self.made:
+            return self.made[same]  # the same call on the same values: the same bits, computed once
         symbol = self._new(stand_in)
+        if ufunc is not None:
+            self.made[same] = symbol
         numbers = tuple(operand.payload if isinstance(operand, _Symbol) else self._constant(operand)
                         for operand in operands)
-        ufunc = None if params else _ufunc_of(function)
         call = ufunc if ufunc is not None else _ignoring_out(functools.partial(function, **params))
         # Of fills and scalars only (-g, 2 g with g the seed): the same in every chunk, so computed once per buffer set.
         constant = all(number in self.fills for number in numbers if number not in self.constants)
@@ -446,6 +468,12 @@ class _Recorder(Interpreter):
         constants = {k: self.samples[k] for k in sorted(self.constants)}
         return Plan(tuple(steps), tuple(self.inputs.values()), tuple(self.inputs), constants, dtypes, buffers,
                     tuple(buffer_dtypes), in_outputs, value, tuple(name for name, _ in wanted), gradients, used)
+
+
+def _constant_key(value: Any) -> Any:
+    """A scalar operand as a key that tells apart what a ufunc tells apart (-0.0 and 0.0, float and int)."""
+    array = np.asarray(value)
+    return type(value), array.dtype.str, array.tobytes()
 
 
 def _fill(constant: Any, out: Any) -> Any:

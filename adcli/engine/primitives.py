@@ -50,6 +50,9 @@ class Primitive(NamedTuple):  # a NamedTuple: a frozen dataclass costs every sta
     # Taylor mode's rule: the result's truncated power series from the operands' (series.py's
     # Series). None: no series rule (arrays, reductions).
     taylor: Callable[..., Any] | None = None
+    # operands -> a function of the first operand that computes the forward with the arithmetic
+    # operators, or None; a chunk plan calls it on its symbols, recording each operation as a step.
+    by_operators: Callable[..., Any] | None = None
 
 
 class _OnFirstCall:
@@ -303,6 +306,41 @@ def _is_integer(x: Any) -> Any:
     return np.equal(np.floor(x), x)
 
 
+class _Power(_OnFirstCall):
+    """x^y as PyTorch computes a float64 tensor to a number: x*x for 2, x*x*x for 3, else NumPy's power.
+
+    aten's pow multiplies for those two exponents, which is also several times cheaper than pow.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, x: Any, y: Any) -> Any:
+        products = power_as_products(x, y)
+        return products(x) if products is not None else super().__call__(x, y)
+
+
+power = _Power(lambda: np, "power")
+
+
+def power_as_products(x: Any, y: Any) -> Callable[[Any], Any] | None:
+    """How `power` spells x^y with the * operator (a function of x), or None where it calls pow."""
+    if not isinstance(y, float) or getattr(x, "dtype", None) != np.float64:
+        return None  # a varying exponent, or a base that is not float64 (x * x keeps an integer dtype)
+    return _square if y == 2.0 else _cube if y == 3.0 else None
+
+
+def _square(x: Any) -> Any:
+    return x * x
+
+
+def _cube(x: Any) -> Any:
+    return x * x * x  # (x * x) * x, PyTorch's order
+
+
+def _scalar_power(x: float, y: float) -> float:
+    return x * x if y == 2.0 else x * x * x if y == 3.0 else math.pow(x, y)
+
+
 # Scalar forms that NumPy's functions do not have in `math`, with NumPy's signed zeros and ties.
 def _scalar_sign(x: float) -> float:
     return float((x > 0.0) - (x < 0.0))
@@ -369,9 +407,10 @@ def _unary(name: str, forward: Callable, vjp: Vjp | None, kink: Callable | None 
 
 
 def _binary(name: str, forward: Callable, vjp_a: Vjp | None, vjp_b: Vjp | None, kink: Callable | None = None,
-            elementwise: bool = True, scalar: Callable | None = None, taylor: Callable | None = None) -> Primitive:
+            elementwise: bool = True, scalar: Callable | None = None, taylor: Callable | None = None,
+            by_operators: Callable | None = None) -> Primitive:
     return Primitive(name, 2, forward, (vjp_a, vjp_b), broadcasts=True, kink=kink, elementwise=elementwise,
-                     scalar=scalar, taylor=taylor)
+                     scalar=scalar, taylor=taylor, by_operators=by_operators)
 
 
 def _internal(name: str, arity: int | None, forward: Callable, vjps: tuple, params: tuple[str, ...] = (),
@@ -591,9 +630,9 @@ _TABLE: tuple[Primitive, ...] = (
             scalar=operator.mul, taylor=_series("mul")),
     _binary("div", _numpy("true_divide"), lambda op, g, ans, a, b: g / b, lambda op, g, ans, a, b: -g * (ans / b),
             scalar=operator.truediv, taylor=_series("div")),
-    _binary("pow", _numpy("power"), _pow_vjp_base, _pow_vjp_exponent,
-            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y)), scalar=math.pow,
-            taylor=_series("power")),  # x^2 is smooth at 0, x^0.5 is not
+    _binary("pow", power, _pow_vjp_base, _pow_vjp_exponent,
+            kink=lambda x, y: (x == 0) & ~((y >= 0) & _is_integer(y)), scalar=_scalar_power,
+            taylor=_series("power"), by_operators=power_as_products),  # x^2 is smooth at 0, x^0.5 is not
     _unary("neg", _numpy("negative"), lambda op, g, ans, x: -g, scalar=operator.neg, taylor=_series("neg")),
     _binary("matmul", _numpy("matmul"),
             lambda op, g, ans, a, b: op("matmul_grad_a", g, a, b),

@@ -25,6 +25,8 @@ from typing import Any, Callable, NamedTuple, Union
 
 from ..lazy_numpy import np
 
+from .primitives import power as forward_power
+
 
 class NotAnalytic(Exception):
     """The function has no power series at the point; the message says why, for the sweep to place."""
@@ -173,7 +175,7 @@ def power(a: Operand, b: Operand) -> Series:
                           if base < 0 else "its base is 0 there and its exponent varies")
     result = exp(mul(b, log(a) if isinstance(a, Series) else math.log(a)))
     if len(result.coefficients):
-        result.coefficients[0] = np.power(base, leading_value(b))  # exactly as the forward sweep
+        result.coefficients[0] = forward_power(base, leading_value(b))  # exactly as the forward sweep
     return result
 
 
@@ -217,7 +219,7 @@ def _power(a: Any, exponent: float) -> Any:
     """a^p for a[0] != 0, from a b' = p a' b: k a_0 b_k = sum_{j=1..k} ((p + 1) j - k) a_j b_{k-j}."""
     n = len(a)
     b = np.empty(n)
-    b[0] = np.power(a[0], exponent)
+    b[0] = forward_power(a[0], exponent)  # as the forward sweep
     if b[0] == 0.0 or np.isinf(b[0]):  # a[0] != 0, so it under- or overflowed: every b_k would follow it
         raise NotAnalytic(f"x^{exponent:g} leaves float64's range there")
     ja = a * np.arange(n)
