@@ -7,12 +7,17 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import termios
+import threading
 import time
 
+import math
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from adcli.drivers.session import Session, _split_options
 from adcli.errors import AdcliError
@@ -139,9 +144,11 @@ def test_adcli_alone_off_a_terminal_prints_help_and_exits_2(adcli_process):
 
 
 def _own_terminal() -> None:
-    """In the child: a session of its own whose controlling terminal is the pseudo-terminal, so Ctrl-C is SIGINT."""
+    """In the child: a session of its own whose controlling terminal is the pseudo-terminal, so Ctrl-C is SIGINT
+    (with Python's own handler: a test run as a background job would hand down an ignored SIGINT)."""
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Terminal:
@@ -222,6 +229,24 @@ def test_a_terminal_session_edits_completes_recalls_and_leaves(terminal_env):
     assert again.close() == 0
 
 
+def test_ctrl_c_at_the_prompt_cancels_the_line_and_the_session_goes_on(terminal_env):
+    screen = Terminal(console_script() + ["repl"], terminal_env)
+    screen.read_until("adcli> ")
+    screen.type("1 + sqrt(")
+    screen.read_until("1 + sqrt(")  # echoed by readline: it is reading keys, so Ctrl-C meets it, not the set-up
+    # CPython's readline loop sees a signal only while it waits in select(), and it echoes a key just before
+    # waiting again: a Ctrl-C sent in that instant would wait for the next key. No hand types that fast.
+    time.sleep(0.3)
+    screen.type("\x03")
+    screen.read_until("adcli> ")
+    screen.type("2 + 2\r")
+    seen = screen.read_until("4.0")
+    assert "error" not in seen  # the cancelled line never ran
+    screen.read_until("adcli> ")
+    screen.type("\x04")
+    assert screen.close() == 0
+
+
 def test_functions_primes_and_the_language_diff_in_a_session():
     session = _session()
     session.run("f(x) = x^2 sin(x)")
@@ -248,3 +273,149 @@ def test_plot_sweeps_a_variable_the_session_has_bound(cli):
 def test_diff_in_a_session_differentiates_bound_variables_too(cli):
     run = cli("repl", input="f(x) = x^3\nx = 1\ndiff f(x)\n")
     assert run.exit_code == 0 and "3x^2" in run.stdout
+
+
+# -- definitions are parsed once -------------------------------------------------------------------
+
+
+def _parses(monkeypatch) -> list[str]:
+    """The texts Lark is given from now on, without the blanks that hold the definitions' place."""
+    from adcli.language.parser import parser
+
+    lark = parser()._lark
+    real = lark.parse
+    seen: list[str] = []
+
+    def spy(text, *args, **kwargs):
+        seen.append(text.strip(" "))
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(lark, "parse", spy)
+    return seen
+
+
+def test_a_line_parses_only_itself_not_the_definitions_before_it(monkeypatch):
+    seen = _parses(monkeypatch)
+    session = _session()
+    for line in ("f(x) = x^2 sin(x)", "u = f(x) + 1", "g(t) = t u"):
+        session.run(line)
+    session.run("x = 2")
+    assert field(session.run("g(3) + f'(x)"), "value") == pytest.approx(3 * (4 * math.sin(2) + 1)
+                                                                         + 4 * math.sin(2) + 4 * math.cos(2))
+    session.run("grad u at x=1")
+    session.run("g(3) + f'(x)")  # compiled before: not parsed at all
+    assert seen == ["f(x) = x^2 sin(x)\n0", "u = f(x) + 1\n0", "g(t) = t u\n0", "g(3) + f'(x)", "u"]
+
+
+def test_a_redefinition_parses_it_and_the_definitions_after_it_only(monkeypatch):
+    session = _session()
+    for line in ("a = x + 1", "b = x^2", "c = a b"):
+        session.run(line)
+    seen = _parses(monkeypatch)
+    session.run("b = x^3")
+    assert seen == ["b = x^3\n0", "c = a b\n0"]
+    assert field(session.run("c at x=2"), "value") == 24.0
+
+
+# Sessions (definitions, then a line) whose incremental program must be the whole text's.
+SESSIONS = [
+    (["f(x) = x^2 sin(x)", "u = f(x) + 1"], "u + f(2)"),
+    (["h(x) = x + 1"], "h 2 + sin^2 x"),  # a user function applied without brackets
+    (["f(x) = exp(x) / x", "g(y) = f(y) f'(y)"], "g(x) + f''(x)"),
+    (["k = |x - 1|", "q(a, b) = a b + |a|"], "q(k, x) where x = 3"),
+    (["f(x) = x^3"], "diff(f(x), x, 2) + sin'(x)"),
+    (["θ = x / 2", "f(t) = cos t"], "f(θ) + π"),
+    (["u = sqrt(x)", "v = u + y"], "v^2 - u"),
+    (["s = sum(x)", "m = mean(x)"], "s - m x[0]"),
+]
+
+
+@pytest.mark.parametrize("definitions, line", SESSIONS)
+def test_a_line_after_kept_definitions_compiles_to_the_whole_texts_program(definitions, line):
+    from adcli.language.parser import EMPTY_PRELUDE, compile_program, parser
+
+    prelude = EMPTY_PRELUDE
+    for definition in definitions:
+        prelude = parser().extend(prelude, definition)
+    assert parser().compile_after(prelude, line) == compile_program("\n".join([*definitions, line]))
+
+
+_POOL = ["a = x + 1", "f(t) = t^2 + a", "b = f(x) sin x", "g(p, q) = p q + |p|", "c = g(a, b) / 2",
+         "h(t) = f'(t) + 1", "d = b c", "e2 = h x"]
+_LINES = ["a + b", "f(2) + c", "g(x, y) + d", "h(x) - e2", "f'(1) + g(1, b)", "sinn(a)", "d where x = 2", "f(1, 2)"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(chosen=st.lists(st.booleans(), min_size=len(_POOL), max_size=len(_POOL)), line=st.sampled_from(_LINES))
+def test_incremental_and_whole_text_compiles_agree_on_programs_and_errors(chosen, line):
+    """Any subset of the pool (those left out may make later ones fail, both ways alike) and any line."""
+    from adcli.language.parser import EMPTY_PRELUDE, compile_program, parser
+
+    prelude, kept = EMPTY_PRELUDE, []
+    for definition, wanted in zip(_POOL, chosen):
+        if not wanted:
+            continue
+        try:
+            compile_program("\n".join([*kept, definition, "0"]))
+        except AdcliError as problem:
+            with pytest.raises(AdcliError) as caught:
+                parser().extend(prelude, definition)
+            assert caught.value.message == problem.message
+            continue
+        prelude = parser().extend(prelude, definition)
+        kept.append(definition)
+    try:
+        expected = compile_program("\n".join([*kept, line]))
+    except AdcliError as problem:
+        with pytest.raises(AdcliError) as caught:
+            parser().compile_after(prelude, line)
+        assert (caught.value.message, caught.value.span) == (problem.message, problem.span)
+        return
+    assert parser().compile_after(prelude, line) == expected
+
+
+def test_a_definitions_variable_is_asked_for_only_by_lines_that_use_it():
+    session = _session()
+    session.run("u = sqrt(x) + 1")
+    assert field(session.run("2 + 2"), "value") == 4.0
+    assert field(session.run("u at x=4"), "value") == 3.0
+
+
+def test_a_definition_with_a_bracket_left_open_says_so_in_its_own_line():
+    session = _session()
+    with pytest.raises(AdcliError) as caught:
+        session.run("f(x) = 1/(x")
+    assert caught.value.text == "f(x) = 1/(x" and "missing ')'" in caught.value.message
+
+
+def test_a_binding_takes_any_value_a_value_can_be():
+    session = _session()
+    session.run("x = linspace(0, 1, 5)")
+    assert list(field(session.run("x^2"), "value")) == [0.0, 0.0625, 0.25, 0.5625, 1.0]
+    session.run("y = [1, 2]")
+    assert list(field(session.run("y + 1"), "value")) == [2.0, 3.0]
+
+
+def test_a_result_names_the_line_not_the_sessions_program():
+    session = _session()
+    session.run("f(x) = x^2")
+    session.run("x = 2")
+    assert session.run("f(x) + 1").result.expr == "f(x) + 1"
+    assert session.run("plot f(x) order 0").result.expr == "f(x)"
+
+
+def test_a_closed_pipe_ends_a_replayed_session_quietly():
+    lines = "f(x) = x\nx = 1\n" + "f(x)\n" * 200_000
+    process = subprocess.Popen(console_script() + ["repl"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    def feed() -> None:
+        try:
+            process.stdin.write(lines.encode())
+            process.stdin.close()
+        except BrokenPipeError:  # the session left first
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    assert process.stdout.readline() == b"1.0\n"
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(timeout=60) != 0 and process.stderr.read() == b""

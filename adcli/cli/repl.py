@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 from ..drivers.session import COMMAND_WORDS, OPTION_WORDS, Reply, Session
 from ..errors import AdcliError
+from .streams import OutputFault
 
 PROMPT = "adcli> "
 HISTORY_LINES = 1000
@@ -75,6 +76,8 @@ def _answer(session: Session, line: str, digits: int | None, interactive: bool) 
     except RecursionError:
         print("adcli: error: the line is nested too deeply", file=sys.stderr)
         return False
+    except OutputFault:  # the output is gone (a closed pipe, a full disk): the CLI says so once and leaves
+        raise
     except Exception as problem:  # noqa: BLE001 - a session goes on whatever a line does
         print(f"adcli: error: unexpected {type(problem).__name__}: {problem} (please report this line)", file=sys.stderr)
         return False

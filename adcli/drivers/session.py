@@ -4,18 +4,22 @@ A line is a definition (kept for later lines: `f(x) = x^2 sin(x)`, `u = sqrt(x) 
 binding (`x = 2`, a name equal to a constant, as --at), or an expression, optionally led by a
 command word (`grad f(x) at x=1`, `taylor sin(x)/x at x=0 order 6`); plain evaluation
 otherwise. `ans` is the last value. Each line's program is the session's definitions, in
-order, followed by the line; a text compiled once is reused. Nothing here reads a terminal:
+order, followed by the line: the compiler's state after each definition is kept (a `Prelude`),
+so a line parses only itself, and a line compiled once is reused. Nothing here reads a terminal:
 the CLI feeds lines in and prints what comes back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..api import Compiled, compile as compile_text
-from ..errors import AdcliError, BindingError, NamingError
+from ..api import Compiled
+from ..engine.program import VAR
+from ..errors import AdcliError, BindingError, NamingError, ParseError
+from ..language.parser import EMPTY_PRELUDE, Prelude, parser
 from ..language.bindings import split_top_level
 
 # The words that lead a command line, and what each runs: (compiled, bindings, request) -> a result.
@@ -57,7 +61,8 @@ class Session:
         self.evaluate_value = evaluate_value  # a binding's text -> its value (constants and constructors)
         self.definitions: list[tuple[str, str]] = []  # (name, line), in order
         self.bindings: dict[str, Any] = {}
-        self._compiled: dict[str, Compiled] = {}
+        self._preludes: list[Prelude] = []  # the compiler's state after each definition
+        self._compiled: dict[tuple[str, str], Compiled] = {}
 
     # -- what a line is
     def run(self, line: str) -> Reply:
@@ -79,8 +84,8 @@ class Session:
     # -- definitions and bindings
     def _assign(self, name: str, is_function: bool, text: str) -> Reply:
         value_text = text[_ASSIGNMENT.match(text).end():].strip()
-        if not is_function and self._is_constant(value_text):
-            value = self.evaluate_value(self._with_ans(value_text))
+        value = None if is_function else self._constant_value(value_text)
+        if value is not None:
             self._forget_definition(name)
             self.bindings[name] = value
             return Reply(note=f"{name} = {_short(value)}")
@@ -88,12 +93,15 @@ class Session:
         self.bindings.pop(name, None)
         return Reply(note=f"defined {name}")
 
-    def _is_constant(self, value_text: str) -> bool:
-        """A binding's value: no names but `ans` and constants (a value that uses a definition or a variable is a definition)."""
+    def _constant_value(self, value_text: str) -> Any:
+        """A binding's value (constants, `ans`, linspace(...), [1, 2]), or None when the text is not one
+        (it uses a variable or a definition: then the line is a definition, whose errors point into it)."""
         if not value_text:
-            return False
-        compiled = self._compile(value_text, with_definitions=False)  # a name it uses from a definition is a variable here
-        return set(compiled.variables) <= {"ans"}
+            return None
+        try:
+            return self.evaluate_value(self._with_ans(value_text))
+        except AdcliError:
+            return None
 
     def _with_ans(self, value_text: str) -> str:
         """The text with `ans` written out as its value (a binding's value is a constant expression)."""
@@ -103,20 +111,32 @@ class Session:
 
     def _define(self, name: str, line: str) -> None:
         """Add (or replace, in its place) a definition, keeping it only when the program still compiles."""
-        definitions = list(self.definitions)
-        places = [i for i, (defined, _) in enumerate(definitions) if defined == name]
+        places = [i for i, (defined, _) in enumerate(self.definitions) if defined == name]
         if places:
+            definitions = list(self.definitions)
             definitions[places[0]] = (name, line)
+            self._redefine(definitions, places[0])
         else:
-            definitions.append((name, line))
-        self._compile("0", definitions=definitions)  # raises with a caret when the line does not fit
-        self.definitions = definitions
+            self._redefine(self.definitions + [(name, line)], len(self.definitions))
 
     def _forget_definition(self, name: str) -> None:
-        kept = [(defined, line) for defined, line in self.definitions if defined != name]
-        if len(kept) != len(self.definitions):
-            self._compile("0", definitions=kept)  # a later definition may need it
-            self.definitions = kept
+        places = [i for i, (defined, _) in enumerate(self.definitions) if defined == name]
+        if places:
+            self._redefine(self.definitions[:places[0]] + self.definitions[places[0] + 1:], places[0])
+
+    def _redefine(self, definitions: list[tuple[str, str]], unchanged: int) -> None:
+        """Take these definitions, the first `unchanged` of them as they were: only the others are parsed.
+
+        Raises (with a caret in the line) when one no longer compiles; then nothing changes.
+        """
+        preludes = self._preludes[:unchanged]
+        for _, line in definitions[unchanged:]:
+            prelude = preludes[-1] if preludes else EMPTY_PRELUDE
+            try:
+                preludes.append(parser().extend(prelude, line))
+            except AdcliError as problem:
+                raise _within_line(problem, len(prelude.text) + bool(prelude.text), line) from None
+        self.definitions, self._preludes = definitions, preludes
 
     # -- commands
     def _command(self, word: str, rest: str) -> Reply:
@@ -135,6 +155,8 @@ class Session:
             result = self.runners[word](compiled, bindings, request)
         except ImportError:  # a command of a later version
             raise NamingError(f"'{word}' is not available in this adcli") from None
+        if dataclasses.is_dataclass(result) and getattr(result, "expr", None) == compiled.text:
+            result = dataclasses.replace(result, expr=request.expr.strip())  # the line, not the session's program
         value = getattr(result, "value", None)
         if value is not None and word in ("eval", "grad", "hessian", "jacobian"):
             self.bindings["ans"] = value
@@ -162,21 +184,26 @@ class Session:
         return request
 
     # -- compiling
-    def _compile(self, expr: str, with_definitions: bool = True,
-                 definitions: list[tuple[str, str]] | None = None) -> Compiled:
-        """The program of the definitions followed by `expr`, compiled once per distinct text."""
-        lines = [line for _, line in (self.definitions if definitions is None else definitions)] \
-            if with_definitions else []
-        text = "\n".join([*lines, expr])
-        compiled = self._compiled.get(text)
+    def _compile(self, expr: str, with_definitions: bool = True) -> Compiled:
+        """The program of the definitions followed by `expr`, which alone is parsed; once per distinct line.
+
+        Its variables are those it uses: a definition the line does not reach asks for no value.
+        """
+        prelude = self._preludes[-1] if with_definitions and self._preludes else EMPTY_PRELUDE
+        key = (prelude.text, expr)
+        compiled = self._compiled.get(key)
         if compiled is None:
+            if not expr.strip():
+                raise ParseError("empty program", expr, None)
             try:
-                compiled = compile_text(text)
+                program = parser().compile_after(prelude, expr)
             except AdcliError as problem:
-                raise _within_line(problem, len(text) - len(expr), expr) from None
+                raise _within_line(problem, len(prelude.text) + bool(prelude.text), expr) from None
+            used = {instruction.variable for instruction in program.instructions if instruction.op == VAR}
+            compiled = Compiled(program._replace(variables=tuple(name for name in program.variables if name in used)))
             if len(self._compiled) >= COMPILED_KEPT:
                 self._compiled.pop(next(iter(self._compiled)))
-            self._compiled[text] = compiled
+            self._compiled[key] = compiled
         return compiled
 
 

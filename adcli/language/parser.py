@@ -24,7 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 from ..errors import BindingError, NamingError, ParseError, ShapeError, suggestion
 from ..locations import grammar_path, private_cache_folder
 from ..engine.primitives import COMPARISONS, CONSTANTS, FUNCTIONS, PRIMITIVES
-from ..engine.program import VAR, Program, ProgramBuilder, prune
+from ..engine.program import CONST, VAR, Instruction, Program, ProgramBuilder, _memo_key, prune
 from ..engine.tape import forward
 from .inlining import UserFunction, derivative_program, inline, instantiate, parameter_variable, record_function
 from .lexing import Retyper, function_heads
@@ -108,6 +108,15 @@ class _Compiler(Transformer):
         self.derivatives: dict[tuple[str, int], tuple[Program, str]] = {}  # (function, order) -> its program
         self.where: dict[str, Any] = {}
         self.result: Node | None = None
+
+    def restore(self, prelude: Prelude) -> None:
+        """Continue after a prelude's definitions (copies: the prelude stays as it is)."""
+        self.builder.instructions = list(prelude.instructions)
+        self.builder._memo = dict(prelude.memo)
+        self.variables = dict(prelude.variables)
+        self.definitions = dict(prelude.definitions)
+        self.functions = dict(prelude.functions)
+        self.derivatives = dict(prelude.derivatives)
 
     # -- leaves
     def number(self, children: list) -> Node:
@@ -624,17 +633,79 @@ class Parser:
         self._lock = _thread.allocate_lock()  # not threading's: importing that module costs start-up
 
     def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
-        joined = join_bracketed_lines(text)
         with self._lock:
-            compiler = self._compiler
-            heads = function_heads(joined)
-            compiler.reset(text, constructors, heads)
-            self._retyper.reset(text, heads)
+            self._parse(text, constructors)
+            return self._compiler, self._compiler.result
+
+    def compile_after(self, prelude: Prelude, text: str) -> Program:
+        """The program of `prelude.text`, a new line and `text`, parsing `text` alone."""
+        with self._lock:
+            compiler = self._parse(text, None, prelude)
+            return compiler.builder.build((compiler.result.slot,), tuple(compiler.variables), compiler.where)
+
+    def extend(self, prelude: Prelude, definition: str) -> Prelude:
+        """The prelude with one more line of definitions, parsing that line alone."""
+        with self._lock:
             try:
-                self._lark.parse(joined)
-            except UnexpectedInput as error:
-                raise _parse_error(joined, error, shown=text, retyper=self._retyper) from None
-            return compiler, compiler.result
+                compiler = self._parse(definition + "\n0", None, prelude)  # a program ends in an expression
+            except ParseError as problem:
+                end = len(prelude.text) + bool(prelude.text) + len(definition)
+                if problem.span is not None and problem.span[0] >= end:
+                    self._parse(definition, None, prelude)  # met at the closing 0: the line's own error (a missing ')')
+                raise
+            if compiler.where:
+                raise ParseError("a definition cannot have a where clause", compiler.builder.text,
+                                 (len(prelude.text), len(compiler.builder.text)))
+            builder = compiler.builder
+            closing = (len(builder.text) - 1, len(builder.text))
+            if builder.instructions[-1].span == closing:  # the closing 0 made a slot of its own
+                del builder._memo[_memo_key(CONST, (), builder.instructions[-1].params)]
+                del builder.instructions[-1]
+            return Prelude(builder.text[:-2], tuple(builder.instructions), dict(builder._memo),
+                           dict(compiler.variables), dict(compiler.definitions), dict(compiler.functions),
+                           dict(compiler.derivatives), frozenset(self._retyper.bare))
+
+    def _parse(self, text: str, constructors: dict[str, Callable] | None, prelude: Prelude | None = None) -> _Compiler:
+        """Run the compiler over `text`, after the prelude's definitions when one is given.
+
+        A prelude's place in the text is held by blanks, which the lexer skips in one match: so
+        every position (spans, errors, the function heads) counts from the start of the whole
+        program, as when it is compiled from its text, and the definitions are not parsed again.
+        """
+        joined = join_bracketed_lines(text)
+        if prelude is not None and prelude.text:
+            text = prelude.text + "\n" + text
+            joined = " " * (len(prelude.text) + 1) + joined
+        compiler = self._compiler
+        heads = function_heads(joined)
+        compiler.reset(text, constructors, heads)
+        self._retyper.reset(text, heads)
+        if prelude is not None:
+            compiler.restore(prelude)
+            self._retyper.bare.update(prelude.bare)
+        try:
+            self._lark.parse(joined)
+        except UnexpectedInput as error:
+            raise _parse_error(joined, error, shown=text, retyper=self._retyper) from None
+        return compiler
+
+
+class Prelude(NamedTuple):
+    """The compiler's state after some lines of definitions, so that later lines can use them
+    without parsing them again (an interactive session's definitions). `EMPTY_PRELUDE.extend`
+    makes the first."""
+
+    text: str
+    instructions: tuple[Instruction, ...]
+    memo: dict[Any, int]
+    variables: dict[str, int]
+    definitions: dict[str, Node]
+    functions: dict[str, UserFunction]
+    derivatives: dict[tuple[str, int], tuple[Program, str]]
+    bare: frozenset[str]  # user functions of one parameter, applied without brackets
+
+
+EMPTY_PRELUDE = Prelude("", (), {}, {}, {}, {}, {}, frozenset())
 
 
 # A bracket, a line break, or a comment (taken whole, so that brackets in it do not count).
