@@ -2,7 +2,9 @@
 
 Every step is one forward sweep and one reverse sweep of the same program; the
 parameters are replaced by `p - lr * g` (with momentum, `g` is PyTorch's velocity
-buffer `buf = momentum * buf + g`, started at the first gradient).
+buffer `buf = momentum * buf + g`, started at the first gradient). After the first
+step the inputs keep their kinds, so the sweeps' NumPy calls are recorded once and
+replayed (backends/replay.py), bit for bit the same.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..lazy_numpy import np
 
 from ..api import Compiled
+from ..backends.replay import Replay, value_and_gradients_replay
 from ..errors import ShapeError
 from .results import Descent
 from ..engine.sweeps import backward, depends_on
@@ -47,12 +50,15 @@ def descend(
     trained = [(name, slots[name]) for name in names if name in slots]
     velocity: dict[str, Any] = {}
     seed = {program.output: np.float64(1.0)}
+    gradients: list[Any] | None = None  # at the current values, when a replay has computed them with the loss
+    replay: Replay | None = None
     taken = 0
     while taken < steps and not should_stop():
         with np.errstate(all="ignore"):
-            cotangents = backward(program, values, seed, needs, NUMPY)
-            for name, slot in trained:
-                gradient = cotangents[slot]
+            if gradients is None:
+                cotangents = backward(program, values, seed, needs, NUMPY)
+                gradients = [cotangents[slot] for _, slot in trained]
+            for (name, _), gradient in zip(trained, gradients):
                 if gradient is None:
                     continue
                 if momentum:
@@ -60,8 +66,15 @@ def descend(
                     gradient = velocity[name]
                 inputs[name] = inputs[name] - lr * gradient
         taken += 1
-        values = forward(program, inputs)
-        loss = float(values[program.output])
+        if taken == 1:  # from here on every step sweeps inputs of the same kinds: record them once
+            replay = value_and_gradients_replay(program, inputs, [name for name, _ in trained])
+        if replay is not None and replay.fits(inputs):
+            with np.errstate(all="ignore"):
+                value, *gradients = replay(inputs)  # the next step's gradients come with this loss
+        else:
+            values, gradients = forward(program, inputs), None
+            value = values[program.output]
+        loss = float(value)
         if first_nonfinite is None and not math.isfinite(loss):
             first_nonfinite = taken
         if on_step is not None:

@@ -64,6 +64,7 @@ def _constant_where(condition: Any, a: Any, b: Any) -> Any:
 
 
 _SHORTCUTS = {"pow": _power_of_one, "where": _constant_where}
+SHORTCUTS = frozenset(_SHORTCUTS)  # the primitives whose `apply` may decide from values to hand back an operand
 
 
 def forward(program: Program, inputs: Mapping[str, Any]) -> list[Any]:
