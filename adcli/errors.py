@@ -114,6 +114,10 @@ class BindingError(AdcliError):
     """A bad `--at` value, file or binding."""
 
 
+class SettingError(AdcliError):
+    """An environment variable of adcli's with a value it cannot use (ADCLI_THREADS=two)."""
+
+
 class SeriesError(AdcliError):
     """Taylor mode cannot expand the program at the point: a function that is not analytic there, a pole."""
 

@@ -106,7 +106,7 @@ def test_buffers_in_the_outputs_last_rows(small_chunks, monkeypatch, size, lends
     program = adcli.compile(text).program
     plan = chunked.plan_for(program, sample_inputs(program, 10, 0), ["x", "y"])
     outputs = [np.empty(size) for _ in plan.results]
-    assert (chunked._Sweep(plan, [np.empty(size)] * 2, outputs, 64).scratch_rows > 0) == lends_rows
+    assert (chunked._Sweep(plan, [np.empty(size)] * 2, outputs, 64, 2).scratch_rows > 0) == lends_rows
     check_against_plain_sweep(text, size=size, seed=size)
 
 
@@ -241,3 +241,40 @@ def test_squares_and_cubes_are_products_in_the_plan(small_chunks):
     assert functions.count(np.power) == 2  # y^2.5 and its derivative's y^1.5
     assert functions.count(np.multiply) >= 3  # (u*u)*u, shared with the derivative's u*u
     check_against_plain_sweep("(sqrt(x)+1)^3 + y^2.5 + (x y)^2", size=700)
+
+
+@pytest.mark.parametrize("setting, threads", [("1", 1), ("3", 3), (" 2 ", 2), ("1000", chunked.MOST_THREADS)])
+def test_adcli_threads_sets_the_threads(monkeypatch, setting, threads):
+    monkeypatch.setenv("ADCLI_THREADS", setting)
+    assert chunked.point_threads() == threads
+
+
+def test_without_adcli_threads_two_threads_or_the_usable_cpus(monkeypatch):
+    monkeypatch.delenv("ADCLI_THREADS", raising=False)
+    monkeypatch.setattr(chunked.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert chunked.point_threads() == 1
+    monkeypatch.setattr(chunked.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert chunked.point_threads() == chunked.POINT_WORKERS == 2
+    monkeypatch.setenv("ADCLI_THREADS", "")
+    assert chunked.point_threads() == 2
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_any_number_of_threads_gives_the_plain_sweeps_bits(small_chunks, monkeypatch, threads):
+    monkeypatch.setenv("ADCLI_THREADS", threads)
+    swept_by: set[int] = set()
+    work = chunked._Sweep.work
+    monkeypatch.setattr(chunked._Sweep, "work", lambda sweep, worker: (swept_by.add(worker), work(sweep, worker)))
+    for text in FORMULAS[:3]:
+        check_against_plain_sweep(text, size=3001)
+    assert swept_by == set(range(int(threads)))
+
+
+@pytest.mark.parametrize("setting", ["two", "0", "-1", "1.5"])
+def test_a_bad_adcli_threads_is_an_error(cli, monkeypatch, setting):
+    monkeypatch.setenv("ADCLI_THREADS", setting)
+    with pytest.raises(adcli.AdcliError, match="ADCLI_THREADS must be a whole number of threads, 1 or more"):
+        adcli.compile("x^2").grad(x=np.linspace(0, 1, 1000))
+    run = cli("grad", "x^2", "--at", "x=linspace(0,1,1000)")
+    assert run.exit_code == 1 and run.stdout == ""
+    assert run.stderr == f"adcli: error: ADCLI_THREADS must be a whole number of threads, 1 or more; it is '{setting}'\n"

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..lazy_numpy import np
 
 from ..engine.primitives import PRIMITIVES
+from ..errors import SettingError
 from ..engine.program import CONST, VAR, Instruction, Program
 from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
 from ..engine.tape import apply_numeric
@@ -34,8 +35,11 @@ from ..engine.tape import apply_numeric
 POINT_CHUNK = 65536
 # Elements per piece where a worker sweeps the output rows that held its buffers.
 SCRATCH_PIECE = 4096
-# NumPy releases the GIL inside each ufunc, so two threads sweep two chunks at once.
-POINT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+# NumPy releases the GIL inside each ufunc, so two threads sweep two chunks at once: the default
+# number of threads, fewer when this process may run on fewer CPUs, and what $ADCLI_THREADS says when set.
+POINT_WORKERS = 2
+THREADS_VARIABLE = "ADCLI_THREADS"
+MOST_THREADS = 64  # a larger ADCLI_THREADS means this many
 # Plans kept, by program, wanted names and the inputs' kinds (see `_plan_key`).
 PLAN_CACHE_SIZE = 64
 
@@ -68,16 +72,28 @@ def pointwise_shape(program: Program, inputs: Mapping[str, Any], wrt: Sequence[s
     return shapes.pop() if depends_on(program, arrays)[program.output] else None
 
 
+def point_threads() -> int:
+    """How many threads sweep the chunks: $ADCLI_THREADS when set, else POINT_WORKERS or the usable CPUs if fewer."""
+    setting = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not setting:
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, min(POINT_WORKERS, usable or 1))
+    if not setting.isdecimal() or int(setting) < 1:
+        raise SettingError(f"{THREADS_VARIABLE} must be a whole number of threads, 1 or more; it is {setting!r}")
+    return min(int(setting), MOST_THREADS)
+
+
 def chunked_value_and_gradients(program: Program, inputs: Mapping[str, Any],
                                 wrt: Sequence[str]) -> tuple[Any, dict[str, Any]] | None:
     """forward + numeric_gradients over big elementwise inputs, a chunk at a time; None when that does not apply."""
     shape = pointwise_shape(program, inputs, wrt)
     if shape is None:
         return None
+    workers = point_threads()
     row_size = max(1, math.prod(shape[1:]))
     # Chunks of POINT_CHUNK elements, smaller (down to a quarter) when that gives each worker 2 chunks or more.
-    rows = max(1, min(POINT_CHUNK, max(POINT_CHUNK // 4, shape[0] * row_size // (4 * POINT_WORKERS))) // row_size)
-    if shape[0] < 2 * POINT_WORKERS * rows:
+    rows = max(1, min(POINT_CHUNK, max(POINT_CHUNK // 4, shape[0] * row_size // (4 * workers))) // row_size)
+    if shape[0] < 2 * workers * rows:
         return None
     plan = plan_for(program, inputs, wrt)
     if plan is None:
@@ -85,7 +101,7 @@ def chunked_value_and_gradients(program: Program, inputs: Mapping[str, Any],
     value = np.empty(shape, dtype=plan.dtypes[plan.value])
     grads = {name: _gradient_out(plan, name, shape) for name in wrt}
     _Sweep(plan, [inputs[name] for name in plan.inputs], [value] + [grads[name] for name in plan.gradient_names],
-           rows).run()
+           rows, workers).run()
     return value, grads
 
 
@@ -98,15 +114,15 @@ class _Sweep:
     pieces small enough that their buffers do not count.
     """
 
-    def __init__(self, plan: Plan, arrays: Sequence[Any], outputs: Sequence[Any], rows: int):
-        self.plan, self.arrays, self.outputs, self.rows = plan, arrays, outputs, rows
+    def __init__(self, plan: Plan, arrays: Sequence[Any], outputs: Sequence[Any], rows: int, workers: int):
+        self.plan, self.arrays, self.outputs, self.rows, self.workers = plan, arrays, outputs, rows, workers
         self.row_shape = outputs[0].shape[1:]
         length = outputs[0].shape[0]
         arenas = sum(out.dtype == np.float64 for out in outputs)
         carvable = arenas and all(dtype.itemsize <= 8 for dtype in plan.buffer_dtypes)
         self.scratch_rows = rows * -(-len(plan.buffer_dtypes) // arenas) if carvable else 0
-        self.head = length - POINT_WORKERS * self.scratch_rows
-        if self.head < POINT_WORKERS * rows:  # too short to lend rows: buffers of their own
+        self.head = length - workers * self.scratch_rows
+        if self.head < workers * rows:  # too short to lend rows: buffers of their own
             self.scratch_rows, self.head = 0, length
         self.chunks = iter(range(0, self.head, rows))  # shared: next() on it holds the GIL
 
@@ -122,7 +138,7 @@ class _Sweep:
             except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
                 errors.append(error)
 
-        threads = [threading.Thread(target=work, args=(worker,)) for worker in range(1, POINT_WORKERS)]
+        threads = [threading.Thread(target=work, args=(worker,)) for worker in range(1, self.workers)]
         for thread in threads:
             thread.start()
         work(0)  # the calling thread is a worker too: one thread stack less

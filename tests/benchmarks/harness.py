@@ -46,6 +46,7 @@ class Row:
     # framework -> its measure, or (its measure, adcli / it measured beside it in one process), or why absent
     others: dict[str, float | tuple[float, float] | str] = field(default_factory=dict)
     note: str = ""
+    one_thread: float | None = None  # adcli's measure with ADCLI_THREADS=1, beside the others in the same rounds
 
     @property
     def ratio(self) -> float:
@@ -53,10 +54,21 @@ class Row:
 
     @property
     def met(self) -> bool | None:
+        return self._meets(self.ratio)
+
+    def _meets(self, ratio: float) -> bool | None:
         if self.target is None:
             return None
         op, bound = self.target
-        return self.ratio <= bound if op == "<=" else self.ratio >= bound
+        return ratio <= bound if op == "<=" else ratio >= bound
+
+    def one_thread_cell(self) -> str:
+        """adcli on one thread, its ratio to the reference and whether that meets the target; empty when not measured."""
+        if self.one_thread is None:
+            return ""
+        ratio = self.one_thread / self.reference
+        mark = {True: " ✅", False: " ❌", None: ""}[self._meets(ratio)]
+        return f"{show(self.one_thread, self.unit)} ({ratio:.2f}x{mark})"
 
 
 # -- optional frameworks -----------------------------------------------------------------
@@ -228,7 +240,7 @@ def _other_cell(row: Row, value: float | tuple[float, float] | str) -> str:
 def table(rows: Sequence[Row]) -> str:
     """Markdown: each row's adcli number, its reference, the ratio adcli/reference, the target."""
     frameworks = list(OPTIONAL_FRAMEWORKS)
-    header = ["workload", "adcli", "reference", "ratio", "target", *frameworks, "note"]
+    header = ["workload", "adcli", "reference", "ratio", "target", "adcli, 1 thread", *frameworks, "note"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         target = "" if row.target is None else f"{row.target[0]} {row.target[1]:g}x " + ("✅" if row.met else "❌")
@@ -236,7 +248,7 @@ def table(rows: Sequence[Row]) -> str:
         cells = [
             row.workload, show(row.adcli, row.unit),
             f"{row.reference_name}: {show(row.reference, row.unit)}" if compared else "—",
-            f"{row.ratio:.2f}x" if compared else "—", target, *(_other_cell(row, row.others.get(name, "")) for name in frameworks), row.note,
+            f"{row.ratio:.2f}x" if compared else "—", target, row.one_thread_cell(), *(_other_cell(row, row.others.get(name, "")) for name in frameworks), row.note,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ def time_rows(quick: bool) -> list[Row]:
     for n in sizes:
         repeats = str(3 if quick else 7)
         for formula in FORMULAS.values():
-            base = points_child("time", formula.key, str(n), repeats, "adcli", "numpy-value", "by-hand")
+            base = points_child("time", formula.key, str(n), repeats, "adcli", "adcli-1-thread", "numpy-value", "by-hand")
 
             def beside(label: str) -> tuple[float, float]:
                 pair = points_child("time", formula.key, str(n), repeats, "adcli", label)
@@ -52,7 +52,7 @@ def time_rows(quick: bool) -> list[Row]:
             note = f"by hand (value + derivative): {base['by-hand'] / base['numpy-value']:.2f} F"
             rows.append(Row(f"points: value + grad of `{formula.text}`, N = {_power(n)}", "s", base["adcli"],
                             "NumPy value-only F", base["numpy-value"], ("<=", 1.0), _frameworks(beside),
-                            "; ".join(filter(None, [note, _disagreement(formula)]))))
+                            "; ".join(filter(None, [note, _disagreement(formula)])), one_thread=base["adcli-1-thread"]))
     return rows
 
 

@@ -3,7 +3,7 @@
     python points_child.py time FORMULA N REPEATS CONTENDER...   # median seconds of each, alternating
     python points_child.py memory CONTENDER FORMULA N             # the peak resident memory one run adds
 
-CONTENDER is adcli, numpy-value, by-hand, PyTorch, autograd or JAX; the answer is one line
+CONTENDER is adcli, adcli-1-thread (ADCLI_THREADS=1), numpy-value, by-hand, PyTorch, autograd or JAX; the answer is one line
 of JSON. For memory, the inputs are made and the code paths warmed up on an input of
 WARM_UP_POINTS (big enough for adcli's chunked two-thread path with full-size chunks, as at
 10^7: a smaller one left that path's one-time costs, a thread's stack and malloc arena
@@ -14,6 +14,7 @@ run's peak read back, its results kept alive, as they are for a caller that uses
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 from pathlib import Path
@@ -31,6 +32,8 @@ def runner(contender: str, key: str):
     formula = FORMULAS[key]
     if contender == "adcli":
         return adcli_runner(formula)
+    if contender == "adcli-1-thread":
+        return one_thread(adcli_runner(formula))
     if contender == "numpy-value":
         return lambda **inputs: formula.value(*inputs.values())
     if contender == "by-hand":
@@ -38,6 +41,22 @@ def runner(contender: str, key: str):
     if contender in FRAMEWORK_RUNNERS:
         return FRAMEWORK_RUNNERS[contender](formula, framework(contender))
     raise SystemExit(f"unknown contender {contender!r}")
+
+
+def one_thread(run):
+    """run with ADCLI_THREADS=1 for its duration (the variable is read at each sweep), as it was after."""
+    def alone(**inputs):
+        saved = os.environ.get("ADCLI_THREADS")
+        os.environ["ADCLI_THREADS"] = "1"
+        try:
+            return run(**inputs)
+        finally:
+            if saved is None:
+                del os.environ["ADCLI_THREADS"]
+            else:
+                os.environ["ADCLI_THREADS"] = saved
+
+    return alone
 
 
 def seconds(key: str, n: int, repeats: int, contenders: list[str]) -> dict[str, float]:
