@@ -66,6 +66,11 @@ def test_polynomial_text_compiles_back(coefficients, point, x):
     assert value == pytest.approx(expected, abs=1e-12 * max(scale, 1.0))
 
 
+def test_a_series_with_infinite_or_nan_coefficients_prints_them_as_numpy_does(cli):
+    run = cli("taylor", "exp(1000 x)", "--at", "x=1", "--order", "2")
+    assert run.stdout.splitlines()[-1].split(None, 1)[1] == "inf + inf*(x - 1) + nan*(x - 1)^2"
+
+
 @pytest.mark.parametrize("text, point, expected", [
     ("sin(x)/x", "0", 1.0), ("(1 - cos(x))/x^2", "0", 0.5), ("x/(exp(x) - 1)", "0", 1.0),
     ("(x^2 - 1)/(x - 1)", "1", 2.0), ("(exp(x) - 1)/x", "0", 1.0), ("1/x^2", "0", "inf"), ("-1/x^2", "0", "-inf"),

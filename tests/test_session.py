@@ -419,3 +419,13 @@ def test_a_closed_pipe_ends_a_replayed_session_quietly():
     assert process.stdout.readline() == b"1.0\n"
     process.stdout.close()  # as `| head -1` does
     assert process.wait(timeout=60) != 0 and process.stderr.read() == b""
+
+
+def test_messages_in_a_session_name_its_own_option_words():
+    session = _session()
+    with pytest.raises(AdcliError) as caught:
+        session.run("diff x y at x=1, y=2")
+    assert caught.value.message.endswith("name one with wrt")
+    with pytest.raises(AdcliError) as caught:
+        session.run("taylor x y at x=0, y=1")
+    assert "name it with wrt (the formula's variables: x, y)" in caught.value.message

@@ -15,12 +15,13 @@ from .results import Limit, TaylorSeries
 
 
 def expansion_variable(compiled: Compiled, inputs: Mapping[str, Any], wrt: list[str] | None, command: str) -> str:
-    """The one variable to expand in: --wrt's, or the program's only variable."""
+    """The one variable to expand in: wrt's, or the program's only variable."""
     names = wrt if wrt else list(compiled.variables)
     if len(names) != 1:
         listed = ", ".join(names) if names else "none"
-        raise NamingError(f"{command} works in one variable: name it with --wrt (the formula's variables: {listed})"
-                          if not wrt else f"{command} works in one variable, and --wrt names {len(names)}")
+        message = (f"{command} works in one variable: name it with {{wrt}} (the formula's variables: {listed})"
+                   if not wrt else f"{command} works in one variable, and {{wrt}} names {len(names)}")
+        raise NamingError(message.format(wrt="wrt"), command_line=message.format(wrt="--wrt"))
     return compiled.gradient_order(inputs, names)[0]
 
 

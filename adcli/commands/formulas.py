@@ -27,11 +27,14 @@ def derivatives(compiled: Compiled, bindings: Mapping[str, Any], wrt: Sequence[s
     """d^order/d name^order for each name in `wrt` (default: every variable without a value)."""
     names = list(wrt) if wrt else [name for name in compiled.variables
                                     if name not in bindings and name not in compiled.program.where]
+    if not names and not compiled.variables:
+        raise NamingError("nothing to differentiate: the expression has no variable")
     if not names:
-        raise NamingError("nothing to differentiate: every variable has a value; name one with --wrt"
-                          if compiled.variables else "nothing to differentiate: the expression has no variable")
+        raise NamingError("nothing to differentiate: every variable has a value; name one with wrt",
+                          command_line="nothing to differentiate: every variable has a value; name one with --wrt")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise NamingError(f"--wrt names '{repeated[0]}' more than once")
+        raise NamingError(f"wrt names '{repeated[0]}' more than once",
+                          command_line=f"--wrt names '{repeated[0]}' more than once")
     formulas = {name: compiled.derivative_formula(name, order, **bindings) for name in names}
     return FormulaResult(compiled.text, tuple(names), order, formulas)

@@ -133,7 +133,8 @@ def polynomial(coefficients: list[float], name: str, point: float) -> str:
     """sum c_k (name - point)^k as adcli text, highest power last: `1 - 0.5*x^2`, `2 + (x - 1)`.
 
     Zero terms are left out; coefficients print as the shortest text that reads back as the
-    same float64 (whole numbers without `.0`).
+    same float64 (whole numbers without `.0`). A series with an infinite or nan coefficient
+    cannot be read back as a number anyway: those print as NumPy does, `inf` and `nan`.
     """
     base = name if point == 0.0 else f"({name} {'-' if point > 0 else '+'} {_coefficient(abs(point))})"
     terms: list[str] = []
@@ -155,9 +156,9 @@ def polynomial(coefficients: list[float], name: str, point: float) -> str:
 
 
 def _coefficient(value: float) -> str:
-    """A non-negative float (or nan) as adcli text: `2`, `0.5`, `1.5e-07`, `1e999` for inf."""
+    """A non-negative float (or nan) as adcli text: `2`, `0.5`, `1.5e-07`; `inf`, `nan`."""
     if not math.isfinite(value):
-        return literal(value)
+        return repr(value)
     if value.is_integer() and value < 1e16:
         return str(int(value))
     return repr(value)
