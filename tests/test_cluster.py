@@ -317,3 +317,28 @@ def test_batch_part_files_hold_the_local_records(cli, tmp_path, small_partitions
 def test_batch_csv_cannot_be_cut_into_partitions(cli, tmp_path, local_address):
     run = cli("grad", "--file", str(_programs(tmp_path, 10)), "--format", "csv", "--scheduler", local_address)
     assert run.exit_code == 1 and "use --format json" in run.stderr
+
+
+def test_a_line_past_the_limit_ends_a_cluster_batch_where_it_ends_a_local_one(cli, tmp_path, small_partitions,
+                                                                             local_address):
+    from adcli.drivers.batch import MAX_LINE_BYTES
+
+    good = "".join(f"x^2 + {i}\n" for i in range(3000))
+    programs = tmp_path / "programs.txt"
+    programs.write_text(good + "x" * (MAX_LINE_BYTES + 10) + "\n" + good)
+    arguments = ["grad", "--file", str(programs), "--at", "x=2", "--format", "json"]
+    local, remote = cli(*arguments), cli(*arguments, "--scheduler", local_address)
+    assert local.exit_code == remote.exit_code == 1
+    assert local.stdout.count("\n") == 3001 and "longer than" in local.stdout.splitlines()[-1]
+    assert remote.stdout == local.stdout and remote.stderr == local.stderr
+
+
+def test_a_row_past_the_limit_ends_cluster_points_where_it_ends_local_ones(cli, tmp_path, small_partitions,
+                                                                          local_address):
+    rows = "".join(f"{i / 1000!r}\n" for i in range(2000))
+    path = tmp_path / "points.csv"
+    path.write_text("x\n" + rows[:1000 * 6] + "1" * (points.MAX_ROW_BYTES + 5) + "\n" + rows)
+    arguments = ["grad", "x^2", "--points", str(path), "--format", "csv"]
+    local, remote = cli(*arguments), cli(*arguments, "--scheduler", local_address)
+    assert local.exit_code == remote.exit_code == 1 and "the limit for one row" in local.stderr
+    assert remote.stdout == local.stdout and remote.stderr == local.stderr

@@ -353,3 +353,15 @@ def test_control_characters_of_arguments_and_cells_are_escaped(command):
     done = subprocess.run(console_script() + command, input=stdin, capture_output=True, timeout=60)
     assert done.returncode in (1, 2)
     assert b"\x1b" not in done.stdout + done.stderr and b"\x07" not in done.stdout + done.stderr
+
+
+def test_with_workers_a_line_past_the_limit_that_a_block_cuts_ends_the_run_too(tmp_path, monkeypatch, cli):
+    """The line starts 64 bytes before the first block's end: neither part alone passes the limit."""
+    monkeypatch.setattr(batch, "MAX_LINE_BYTES", 100)
+    path = tmp_path / "programs.txt"
+    path.write_bytes(b"1 + 1\n" * 672 + b"y" * 150 + b"\n" + b"2 + 2\n" * 3000)
+    runs = [cli("eval", "--file", str(path), "--jobs", jobs, "--format", "json") for jobs in ("1", "2")]
+    assert runs[0].stdout == runs[1].stdout and runs[0].exit_code == runs[1].exit_code == 1
+    assert len(runs[1].stdout.splitlines()) == 673 and "longer than 100 bytes" in runs[1].stdout.splitlines()[-1]
+    with open(path, "rb") as file:
+        assert sum(data.count(b"\n") for data, _ in workers.blocks(file, 4096)) == 672

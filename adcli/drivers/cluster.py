@@ -30,6 +30,7 @@ LARGEST_LOCAL_CLUSTER = 64  # workers that `local:N` may start on this machine
 BLOCK_BYTES = 1 << 26  # a partition of a text input: big enough that a task outweighs its scheduling
 SMALLEST_BLOCK = 1 << 20  # ... but a small file is still cut so that every worker gets a few
 PARQUET_PARTITION_CHUNKS = 16  # chunks of rows per Parquet partition at most (fewer for a small file)
+LINE_PIECE = 1 << 20  # a line skipped while counting is read this much at a time, however long it is
 AHEAD_PER_WORKER = 2  # partitions in flight per worker: every worker busy, the client's memory bounded
 CONNECT_SECONDS = 20  # how long a client waits for a scheduler before it gives up
 RETRIES = 2  # a partition that raised (not one whose worker died: the scheduler reruns those) is tried again
@@ -91,13 +92,39 @@ def run_in_order(client: Any, task: Callable[..., Any], partitions: Iterable[tup
         for each in partitions:
             pending.append(client.submit(_call, shared_task, *each, pure=False, retries=RETRIES))
             if len(pending) > ahead:
-                failed |= write(_result(pending.popleft()))
+                failed |= _write_until_stopped(_result(pending.popleft()), write)
         while pending:
-            failed |= write(_result(pending.popleft()))
+            failed |= _write_until_stopped(_result(pending.popleft()), write)
+    except _EndOfInput as end:
+        failed |= end.failed
     finally:
         for future in pending:  # the reader left, or a task failed for good: no more work
             future.cancel()
     return failed
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A partition's result that ends the run's input, as a line past the size limit ends a local run's:
+    what came before it is written, then `error` (if any) is raised, and no later partition is written."""
+
+    result: Any
+    error: str | None = None
+
+
+class _EndOfInput(Exception):
+    def __init__(self, failed: int):
+        self.failed = failed
+
+
+def _write_until_stopped(result: Any, write: Callable[[Any], int]) -> int:
+    if not isinstance(result, Stopped):
+        return write(result)
+    failed = write(result.result)
+    if result.error is not None:
+        from ..errors import BindingError
+        raise BindingError(result.error)
+    raise _EndOfInput(failed)
 
 
 def _call(task: Callable[..., Any], *arguments: Any) -> Any:
@@ -154,7 +181,9 @@ def count_lines(path: str, nominal: int, block: int, begin: int) -> tuple[int, i
     with open(path, "rb") as file:
         if nominal > begin:
             file.seek(nominal - 1)
-            file.readline()  # the rest of the line that started before this block
+            while not file.readline(LINE_PIECE).endswith(b"\n"):  # the rest of the line that started before this block
+                if file.tell() >= os.fstat(file.fileno()).st_size:
+                    break
         else:
             file.seek(begin)
         start = file.tell()
@@ -165,11 +194,22 @@ def count_lines(path: str, nominal: int, block: int, begin: int) -> tuple[int, i
         return start, 1 + data.count(b"\n")
 
 
-def read_lines(path: str, start: int, count: int, skip: int = 0) -> Iterator[bytes]:
-    """`count` lines of `path` from byte `start`, after skipping `skip` lines."""
+def read_lines(path: str, start: int, count: int, limit: int) -> Iterator[bytes]:
+    """`count` lines of `path` from byte `start`, as read (line ends kept); a line longer than `limit`
+    comes cut after limit + 1 bytes, without its end, and is the last (the local readers' rule)."""
     with open(path, "rb") as file:
         file.seek(start)
-        yield from islice(file, skip, skip + count)
+        for _ in range(count):
+            raw = file.readline(limit + 1)
+            if not raw:
+                return
+            yield raw
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                return
+
+
+def _too_long(raw: bytes, limit: int) -> bool:
+    return len(raw) > limit and not raw.endswith(b"\n")
 
 
 @dataclass
@@ -180,8 +220,11 @@ class ProgramBlocks:
     path: str
 
     def __call__(self, lines: LineRange) -> Any:
-        data = b"".join(read_lines(self.path, lines.start, lines.count))
-        return self.block_task(data, lines.first)
+        from .batch import MAX_LINE_BYTES
+
+        read = list(read_lines(self.path, lines.start, lines.count, MAX_LINE_BYTES))
+        block = self.block_task(b"".join(read), lines.first)  # a line cut short is an error record in its place
+        return Stopped(block) if read and _too_long(read[-1], MAX_LINE_BYTES) else block
 
 
 @dataclass
@@ -196,21 +239,26 @@ class PointBlocks:
     path: str
     chunk_rows: int
 
-    def __call__(self, rows: LineRange) -> list[Any]:
+    def __call__(self, rows: LineRange) -> Any:
+        from .points import MAX_ROW_BYTES, row_too_long
+
         skip = -(rows.first - 1) % self.chunk_rows  # rows before this range's first chunk boundary
+        lines = read_lines(self.path, rows.start, skip + rows.count + self.chunk_rows, MAX_ROW_BYTES)
+        skipped = list(islice(lines, skip))
+        if skipped and _too_long(skipped[-1], MAX_ROW_BYTES):
+            return []  # the local run stops in an earlier partition's chunk
         reports = []
-        with open(self.path, "rb") as file:
-            file.seek(rows.start)
-            lines = iter(file)
-            for _ in islice(lines, skip):
-                pass
-            row = rows.first + skip
-            while row < rows.first + rows.count:
-                chunk = list(islice(lines, self.chunk_rows))
-                if not chunk:
-                    break
-                reports.append(self.chunk_task(chunk, row))
-                row += len(chunk)
+        row = rows.first + skip
+        while row < rows.first + rows.count:
+            chunk = list(islice(lines, self.chunk_rows))
+            if chunk and _too_long(chunk[-1], MAX_ROW_BYTES):
+                if len(chunk) > 1:
+                    reports.append(self.chunk_task(chunk[:-1], row))
+                return Stopped(reports, row_too_long(row + len(chunk) - 1))
+            if not chunk:
+                break
+            reports.append(self.chunk_task(chunk, row))
+            row += len(chunk)
         return reports
 
 
@@ -314,6 +362,11 @@ class PartWriter:
 
     def __call__(self, index: int, *arguments: Any) -> Any:
         result = self.task(*arguments)
+        if isinstance(result, Stopped):
+            return replace(result, result=self._written(index, result.result))
+        return self._written(index, result)
+
+    def _written(self, index: int, result: Any) -> Any:
         if isinstance(result, tuple):  # a block of programs: (records, messages, exit code)
             text, rest = result[0], ("", *result[1:])
         else:  # chunks of points

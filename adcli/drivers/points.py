@@ -181,9 +181,7 @@ class PointsFile:
             except LineTooLong as problem:
                 if lines:
                     yield lines, first_row
-                raise BindingError(f"row {problem.number - self._header_line} is longer than "
-                                   f"{byte_size(MAX_ROW_BYTES)}, the limit for one row; adcli stops reading there"
-                                   ) from None
+                raise BindingError(row_too_long(problem.number - self._header_line)) from None
             if not lines:
                 return
             yield lines, first_row
@@ -443,3 +441,8 @@ def finite_points(arrays: Mapping[str, Any], count: int) -> np.ndarray:
         elif not isinstance(value, (str, bool, int, list, tuple)) and value is not None:
             finite &= np.isfinite(np.broadcast_to(np.asarray(value, dtype=np.float64), finite.shape))
     return finite
+
+
+def row_too_long(row: int) -> str:
+    """The error that ends a run at a row past MAX_ROW_BYTES (the rows before it are written)."""
+    return f"row {row} is longer than {byte_size(MAX_ROW_BYTES)}, the limit for one row; adcli stops reading there"

@@ -127,10 +127,11 @@ def blocks(source: BinaryIO, size: int) -> Iterator[tuple[bytes, int]]:
         if not data:
             return
         if not data.endswith(b"\n"):
-            tail = _read(source, batch.MAX_LINE_BYTES + 1, whole_line=True)
-            data += tail
-            if len(tail) > batch.MAX_LINE_BYTES and not tail.endswith(b"\n"):
-                yield data, first_line  # its last line is too long: the worker says so in its place, and no more is read
+            last = data.rfind(b"\n") + 1  # where the line the block cut starts
+            data += _read(source, batch.MAX_LINE_BYTES + 1, whole_line=True)
+            if len(data) - last - data.endswith(b"\n") > batch.MAX_LINE_BYTES:
+                # Too long, counting the part before the cut: the worker says so in its place, and no more is read.
+                yield data[:last + batch.MAX_LINE_BYTES + 1], first_line
                 return
         yield data, first_line
         first_line += data.count(b"\n")
