@@ -236,3 +236,113 @@ def test_descend_stops_after_the_step_it_is_told_to(monkeypatch):
     result = descend_module.descend(compiled, {"w": [0.0, 3.0]}, ["w"], 0.1, 50, should_stop=lambda: next(asked) >= 7)
     expected = plain_descend(monkeypatch, compiled, {"w": [0.0, 3.0]}, ["w"], 0.1, 7)
     assert result.steps == 7 and identical(result.values["w"], expected.values["w"])
+
+
+# -- Hessians ----------------------------------------------------------------------------------
+
+def plain_hessian(monkeypatch, program, inputs, wrt):
+    """derivatives.hessian with the plain sweeps (the plan's replay taken away)."""
+    from adcli.engine import derivatives
+
+    plan = replay.hessian_plan
+    with monkeypatch.context() as patch:
+        patch.setattr(replay, "hessian_plan", lambda *a: (plan(*a)[0], None))
+        return derivatives.hessian(program, inputs, wrt)
+
+
+def same_hessian(got, expected) -> bool:
+    value, grads, matrix = got
+    return identical(value, expected[0]) and grads.keys() == expected[1].keys() and \
+        all(identical(grads[name], expected[1][name]) for name in grads) and identical(matrix, expected[2])
+
+
+HESSIANS = [
+    "sin(x1)*x2 + sin(x2)*x3 + (x1 + x2 + x3)^2/40", "x1*x2*x3", "x1 + x2", "exp(x1) * log(x2) / x3",
+    "abs(x1) * relu(x2) + max(x1, x3)^2", "x1^x2 + x3^3", "sqrt(x1) + atan2(x2, x3) * hypot(x1, x2)",
+    "tanh(x1 x2) sigmoid(x3)", "x1^0.5 * x2^-1.5", "log(x1) * 0 + x2", "2",
+]
+POINTS = [(0.3, -1.2, 2.0), (0.0, 0.0, 0.0), (-0.0, 1.0, -1.0), (np.nan, 1.0, 2.0), (np.inf, -np.inf, 1.0),
+          (1.0, 1.0, 1.0), (4.0, 2.0, 0.5)]
+
+
+@pytest.mark.parametrize("text", HESSIANS)
+def test_hessians_replay_the_plain_sweeps_bit_for_bit(monkeypatch, text):
+    from adcli.engine import derivatives
+
+    program = adcli.compile(text).program
+    wrt = ["x1", "x2", "x3"]
+    for point in POINTS:
+        inputs = {name: np.float64(value) for name, value in zip(wrt, point)}
+        gradient, found = replay.hessian_plan(program, inputs, wrt)
+        assert (found is not None) == (text not in ("x1 + x2", "2"))  # there the gradient program reads no variable
+        with np.errstate(all="ignore"):
+            got = derivatives.hessian(program, inputs, wrt)
+        assert same_hessian(got, plain_hessian(monkeypatch, program, inputs, wrt)), (text, point)
+
+
+@pytest.mark.parametrize("inputs, wrt, replayed", [
+    ({"x1": 0.5, "x2": np.float64(2.0), "x3": 1.5}, ["x1", "x2", "x3"], True),  # some Python floats
+    ({"x1": 0.5, "x2": 2.0, "x3": 1.5}, ["x1", "x2", "x3"], False),  # all: the scalar sweep's arithmetic
+    ({"x1": np.float64(0.5), "x2": np.float64(2.0), "x3": np.float64(1.5), "q": np.float64(1.0)},
+     ["x3", "q", "x1"], True),  # a name the program does not use, another order
+    ({"x1": np.array([0.5, 1.0]), "x2": np.float64(2.0), "x3": np.float64(1.5)}, ["x1", "x2"], False),  # arrays
+])
+def test_hessians_of_mixed_inputs_are_the_plain_ones(monkeypatch, inputs, wrt, replayed):
+    from adcli.engine import derivatives
+
+    program = adcli.compile("sum(sin(x1)*x2 + x1^2 * x3) + x2 x3").program
+    assert (replay.hessian_plan(program, inputs, wrt)[1] is not None) == replayed
+    assert same_hessian(derivatives.hessian(program, inputs, wrt), plain_hessian(monkeypatch, program, inputs, wrt))
+
+
+def test_a_hessian_replay_recorded_at_one_point_follows_kinks_at_others(monkeypatch):
+    from adcli.engine import derivatives
+
+    program = adcli.compile("relu(x1) * x2^2 + abs(x2) * max(x1, x2)").program
+    first = replay.hessian_plan(program, {"x1": np.float64(1.0), "x2": np.float64(2.0)}, ["x1", "x2"])
+    for x1, x2 in [(-1.0, 2.0), (0.0, 0.0), (2.0, 2.0), (3.0, -0.0), (np.nan, 1.0)]:
+        inputs = {"x1": np.float64(x1), "x2": np.float64(x2)}
+        assert replay.hessian_plan(program, inputs, ["x1", "x2"]) is first
+        assert same_hessian(derivatives.hessian(program, inputs, ["x1", "x2"]),
+                            plain_hessian(monkeypatch, program, inputs, ["x1", "x2"]))
+
+
+SCALAR_LEAVES = ["a", "b", "c", "1", "0.5", "0", "2"]
+
+
+def scalar_expressions():
+    def extend(children):
+        return st.one_of(
+            st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(["+", "-", "*", "/", "^"]), children),
+            st.builds(lambda f, a: f"{f}({a})", st.sampled_from(UNARY), children),
+            st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(["max", "min", "atan2", "hypot"]), children,
+                      children),
+        )
+    return st.recursive(st.sampled_from(SCALAR_LEAVES), extend, max_leaves=7)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scalar_expressions(), st.lists(st.sampled_from(EDGES + [0.7, -1.3, 2.2]), min_size=3, max_size=3))
+def test_random_hessians_replay_bit_for_bit(monkeypatch, text, point):
+    from adcli.engine import derivatives
+
+    program = adcli.compile(text).program
+    inputs = {name: np.float64(value) for name, value in zip("abc", point)}
+    wrt = ["a", "b", "c"]
+    with np.errstate(all="ignore"):
+        assert same_hessian(derivatives.hessian(program, inputs, wrt), plain_hessian(monkeypatch, program, inputs, wrt))
+
+
+def test_an_exponent_that_is_a_variable_is_not_decided_at_recording(monkeypatch):
+    """x^2 is x*x and x^3 is x*x*x (PyTorch's products): with y a variable, y = 2 when recording says nothing later."""
+    from adcli.engine import derivatives
+
+    program = adcli.compile("sum(x^y) + x[0]^z").program
+    for y, z in [(2.0, 3.0), (3.0, 2.0), (2.5, 2.0), (2.0, 2.0), (-1.0, 0.5)]:
+        inputs = {"x": np.array([0.7, -1.3, 2.0]), "y": np.float64(y), "z": np.float64(z)}
+        found = replay.value_and_gradients_replay(program, inputs, ["x", "y", "z"])
+        assert all(identical(a, b) for a, b in zip(found(inputs), plain(program, inputs, ["x", "y", "z"])))
+    scalar = adcli.compile("a^b + b^3").program
+    for a, b in [(1.5, 2.0), (1.5, 3.0), (0.7, 2.5)]:
+        inputs = {"a": np.float64(a), "b": np.float64(b)}
+        assert same_hessian(derivatives.hessian(scalar, inputs, ["a", "b"]), plain_hessian(monkeypatch, scalar, inputs, ["a", "b"]))

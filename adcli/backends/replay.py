@@ -30,9 +30,10 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from ..lazy_numpy import np
 
-from ..engine.primitives import PRIMITIVES
-from ..engine.program import CONST, Instruction, Program
-from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
+from ..engine.primitives import PRIMITIVES, _OnFirstCall, power_as_products
+from ..engine.derivatives import ScalarRows, gradient_program, hessian_sweeps, keep_rows, shapes_of
+from ..engine.program import CONST, VAR, Instruction, Program
+from ..engine.sweeps import Interpreter, backward, depends_on, evaluate
 from ..engine.tape import NUMPY, SHORTCUTS, apply_numeric, ones_like
 
 # Replays kept, by program, wanted names and the inputs' kinds (see `replay_key`).
@@ -45,15 +46,16 @@ class Replay:
 
     run: Callable[..., tuple[Any, ...]]
     inputs: tuple[str, ...]
-    kinds: tuple[Hashable, ...]  # each input's kind (`kind_of`) when recorded
+    kinds: Mapping[str, Hashable]  # each input's kind (`kind_of`) when recorded
     steps: int  # NumPy calls per run
 
     def __call__(self, inputs: Mapping[str, Any]) -> tuple[Any, ...]:
         return self.run(*[inputs[name] for name in self.inputs])
 
-    def fits(self, inputs: Mapping[str, Any]) -> bool:
-        """Whether these inputs are of the kinds recorded (a descent checks after each update)."""
-        return all(kind_of(inputs[name]) == kind for name, kind in zip(self.inputs, self.kinds))
+    def fits(self, inputs: Mapping[str, Any], names: Sequence[str] | None = None) -> bool:
+        """Whether these inputs (or the named ones: those that changed) are of the kinds recorded."""
+        kinds = self.kinds
+        return all(name not in kinds or kind_of(inputs[name]) == kinds[name] for name in (kinds if names is None else names))
 
 
 def kind_of(value: Any) -> Hashable:
@@ -83,26 +85,29 @@ def _constant_bits(instruction: Instruction) -> Hashable:
 
 
 class ReplayCache:
-    """A bounded cache of replays (or False: none can be made for that key), oldest out first."""
+    """A bounded cache of what recordings made (a Replay, a plan, or None: nothing for that key), oldest out first."""
 
     def __init__(self, size: int = REPLAY_CACHE_SIZE):
         self.size = size
-        self.found: OrderedDict[Hashable, Replay | bool] = OrderedDict()
+        self.found: OrderedDict[Hashable, Any] = OrderedDict()
         self.lock = threading.Lock()  # the library may be used from several threads
 
-    def get(self, key: Hashable | None, make: Callable[[], Replay | None]) -> Replay | None:
+    def get(self, key: Hashable | None, make: Callable[[], Any]) -> Any:
         if key is None:
             return make()
-        found = self.found.get(key)
-        if found is None:
-            found = make() or False
+        found = self.found.get(key, _MISSING)
+        if found is _MISSING:
+            found = make()
             with self.lock:
                 while len(self.found) >= self.size:
                     self.found.popitem(last=False)
                 self.found[key] = found
-        return found or None
+        return found
 
 
+_MISSING = object()
+_OPERATORS = frozenset((operator.add, operator.sub, operator.mul, operator.truediv, operator.neg))
+SCALAR_ROWS = ScalarRows()
 _REPLAYS = ReplayCache()
 
 
@@ -116,14 +121,14 @@ def value_and_gradients_replay(program: Program, inputs: Mapping[str, Any], wrt:
     Only for inputs that the NumPy sweep takes: when every variable is a Python float the
     scalar sweep runs instead, with other arithmetic.
     """
-    if not program.variables or all(type(inputs[name]) is float for name in program.variables):
+    if not _numpy_sweeps(program, inputs):
         return None
     key = replay_key(program, inputs, ("value_and_gradients", tuple(wrt)))
     return _REPLAYS.get(key, lambda: _record_value_and_gradients(program, inputs, wrt))
 
 
 def _record_value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> Replay | None:
-    recorder = Recorder(program.variables, inputs)
+    recorder = Recorder()
     try:
         with np.errstate(all="ignore"):
             handles = evaluate(program, inputs, recorder)
@@ -137,13 +142,52 @@ def _record_value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt
     return recorder.replay([output, *gradients])
 
 
+# -- Hessians ----------------------------------------------------------------------------------
+
+def hessian_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Program, Replay | None]:
+    """The gradient program that derivatives.hessian sweeps, and a replay of `hessian_sweeps` when one can be made.
+
+    A replay is made when both forward sweeps are NumPy's (a variable that is not a Python
+    float) and every value of the gradient program is a scalar (the batched reverse sweep
+    then runs on ScalarRows, whose decisions are all by shape).
+    """
+    key = replay_key(program, inputs, ("hessian", tuple(wrt)))
+    return _REPLAYS.get(key, lambda: _record_hessian(program, inputs, wrt))
+
+
+def _record_hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Program, Replay | None]:
+    gradient = gradient_program(program, wrt, shapes_of(inputs))
+    if not (_numpy_sweeps(gradient, inputs) and _numpy_sweeps(program, inputs)):
+        return gradient, None
+    recorder = ScalarRowsRecorder()
+
+    def sweep(swept: Program, inputs: Mapping[str, Any]) -> list[Any]:
+        values = evaluate(swept, inputs, recorder)
+        if swept is gradient and any(np.ndim(recorder.sample(value)) != 0 for value in values):
+            raise NoReplay  # arrays: the batched sweep would run on Batched
+        return values
+
+    try:
+        with np.errstate(all="ignore"):
+            swept = hessian_sweeps(program, gradient, inputs, wrt, sweep, recorder)
+    except Exception:  # noqa: BLE001 - whatever the recording meets, the plain sweeps handle (and report)
+        return gradient, None
+    return gradient, recorder.replay(swept)
+
+
+def _numpy_sweeps(program: Program, inputs: Mapping[str, Any]) -> bool:
+    """Whether tape.forward sweeps this program with NumPy: some variable it reads is not a Python float."""
+    return any(instruction.op == VAR and type(inputs[instruction.variable]) is not float
+               for instruction in program.instructions)
+
+
 # -- recording ----------------------------------------------------------------------------------
 
 class NoReplay(Exception):
     """The recording met something a replay cannot hold: a decision taken on a symbol's value."""
 
 
-class Symbol(Handle):
+class Symbol:
     """A value in a recording (payload: its number): arithmetic records a step; reading its value is refused.
 
     The operators record Python's own operators, as the plain sweep applies them to its
@@ -151,7 +195,12 @@ class Symbol(Handle):
     numbers, but a nan's sign can differ, and it costs a tenth).
     """
 
-    __slots__ = ()
+    __slots__ = ("apply", "payload")
+    __array_ufunc__ = None  # NumPy defers to the operators below: array * symbol is symbol.__rmul__
+
+    def __init__(self, apply: Callable[..., Any], payload: int):
+        self.apply = apply
+        self.payload = payload
 
     def _refuse(self, *args: Any) -> Any:
         raise NoReplay
@@ -179,17 +228,20 @@ class Recorder(Interpreter):
     its type, dtype and shape are those of every later run (they are in the key).
     """
 
-    def __init__(self, names: Sequence[str], inputs: Mapping[str, Any]):
+    def __init__(self) -> None:
         self.samples: list[Any] = []  # value number -> its value in this recording
         self.steps: list[tuple[Callable[..., Any], tuple[Any, ...], int]] = []  # (function, operands, result number)
-        self.names = tuple(names)
-        self.symbols = {name: self._new(inputs[name]) for name in self.names}
+        self.symbols: dict[str, Symbol] = {}  # the inputs read, in the order first read
+        self.made: dict[Hashable, Symbol] = {}  # pure calls made so far (see _made_by)
+        self.kept: list[Any] = []  # the constants those calls read
 
     def sample(self, value: Any) -> Any:
         return self.samples[value.payload] if isinstance(value, Symbol) else value
 
     # the interpreter protocol, as tape.NumPyValues answers it
     def variable(self, name: str, inputs: Mapping[str, Any]) -> Any:
+        if name not in self.symbols:
+            self.symbols[name] = self._new(inputs[name])
         return self.symbols[name]
 
     def forward(self, instruction: Instruction, operands: list[Any]) -> Any:
@@ -231,14 +283,38 @@ class Recorder(Interpreter):
         result = function(*samples, **params)
         if not isinstance(result, (np.ndarray, np.generic)):
             raise NoReplay  # a Python value would take other paths in the sweep that follows
-        faster = _faster(name, samples, params) if name is not None else None
+        faster = _faster(name, operands, samples, params) if name is not None else None
         if faster is not None:
-            function, operands = faster[0], [*operands, *faster[1]]
+            function, operands = faster
         else:
             function = _direct(function)
             function = functools.partial(function, **params) if params else function
+        return self._step(function, operands, result)
+
+    def _step(self, function: Callable[..., Any], operands: Sequence[Any], result: Any) -> Symbol:
+        """A step function(*operands) whose value here is `result`, or the earlier one that made it."""
+        made = self._made_by(function, operands)
+        if made is not None:
+            return made
         self.steps.append((function, tuple(operands), len(self.samples)))
         return self._new(result)
+
+    def _made_by(self, function: Callable[..., Any], operands: Sequence[Any]) -> Symbol | None:
+        """The symbol an earlier step made by this same call, when the call is a pure function.
+
+        A Hessian sweeps the program, then its gradient program, which begins with a copy
+        of the program: each of those calls is made once. (Replayed values are never
+        written in place, so sharing one is safe.)
+        """
+        if not (isinstance(function, np.ufunc) or function in _OPERATORS):
+            return None
+        key = (function, *[("symbol", operand.payload) if isinstance(operand, Symbol) else ("constant", id(operand))
+                           for operand in operands])
+        found = self.made.get(key)
+        if found is None:
+            self.made[key] = Symbol(self.apply, len(self.samples))  # the symbol the caller is about to make
+            self.kept.extend(operand for operand in operands if not isinstance(operand, Symbol))  # ids stay unique
+        return found
 
     def _new(self, sample: Any) -> Symbol:
         self.samples.append(sample)
@@ -256,7 +332,8 @@ class Recorder(Interpreter):
             namespace[name] = value
             return name
 
-        lines = [f"def replay({', '.join(f'v{self.symbols[name].payload}' for name in self.names)}):"]
+        names = tuple(self.symbols)
+        lines = [f"def replay({', '.join(f'v{self.symbols[name].payload}' for name in names)}):"]
         for index, (function, operands, result) in enumerate(steps):
             namespace[f"f{index}"] = function
             lines.append(f"    v{result} = f{index}({', '.join(name_of(operand) for operand in operands)})")
@@ -269,14 +346,40 @@ class Recorder(Interpreter):
         lines.append(f"    return ({', '.join(returned)},)")
         # Generated from value numbers only (no text of the user's): names v<number>, c<number>, f<number>.
         exec(compile("\n".join(lines), "<adcli replay>", "exec"), namespace)  # noqa: S102
-        kinds = tuple(kind_of(self.samples[self.symbols[name].payload]) for name in self.names)
-        return Replay(namespace["replay"], self.names, kinds, len(steps))
+        kinds = {name: kind_of(self.samples[self.symbols[name].payload]) for name in names}
+        return Replay(namespace["replay"], names, kinds, len(steps))
+
+
+class ScalarRowsRecorder(Recorder):
+    """A Recorder whose `apply` is derivatives.ScalarRows' (its forward stays NumPyValues'): for a
+    Hessian's batched reverse sweep, where every forward value is a scalar and a batch is a vector."""
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        if not any(isinstance(operand, Symbol) for operand in operands):
+            return SCALAR_ROWS.apply(name, *operands, **params)
+        primitive = PRIMITIVES[name]
+        # ScalarRows.apply's decisions, in its order; all by shape
+        if primitive.elementwise:
+            return self.record(primitive.forward, operands, params, name)
+        if name in ("sum_to_like", "broadcast_like"):
+            return operands[0]
+        if not any(np.ndim(self.sample(operand)) > 0 for operand in operands):
+            return self.record(primitive.forward, operands, params, name)
+        return self.record(functools.partial(SCALAR_ROWS.apply, name), operands, params)
+
+    def keep_rows(self, mask: Any, value: Any) -> Any:
+        if not isinstance(value, Symbol):
+            return keep_rows(mask, value)
+        # derivatives.keep_rows on an array (ScalarRows' values are never Handles): its np.where, the mask shaped now
+        shaped = mask.reshape(mask.shape + (1,) * max(np.ndim(self.sample(value)) - 1, 0))
+        return self._step(np.where, [shaped, value, 0.0], keep_rows(mask, self.sample(value)))
 
 
 def _direct(function: Callable[..., Any]) -> Callable[..., Any]:
     """The NumPy function a table entry looks up at its first call (made by now), without the lookup."""
-    found = getattr(function, "function", None)
-    return found if found is not None else function
+    if type(function) is not _OnFirstCall:  # a subclass (primitives.power) decides more than the lookup
+        return function
+    return function.function if function.function is not None else function
 
 
 def _live(steps: Sequence[tuple[Callable[..., Any], tuple[Any, ...], int]],
@@ -304,28 +407,27 @@ def _float_array(value: Any) -> bool:
     return type(value) is np.ndarray and value.dtype == np.float64
 
 
-def _faster(name: str, samples: Sequence[Any], params: Mapping[str, Any]) -> tuple[Callable[..., Any], tuple] | None:
-    """(function, extra constant operands) making the same calls as primitive `name` here, or None."""
+def _faster(name: str, operands: Sequence[Any], samples: Sequence[Any],
+            params: Mapping[str, Any]) -> tuple[Callable[..., Any], Sequence[Any]] | None:
+    """(function, its operands) making the same calls as primitive `name` on these operands, or None."""
     rule = _FASTER.get(name)
-    return rule(samples, **params) if rule is not None else None
+    return rule(operands, samples, **params) if rule is not None else None
 
 
-def _faster_sum(samples, axis=None, keepdims=False):
+def _faster_sum(operands, samples, axis=None, keepdims=False):
     # np.sum on an ndarray is exactly np.add.reduce with these arguments (numpy's _wrapreduction)
     if not _float_array(samples[0]):
         return None
-    axis = _normal_axis(samples[0], axis)
-    return functools.partial(np.add.reduce, axis=axis, keepdims=keepdims), ()
+    return functools.partial(np.add.reduce, axis=_normal_axis(samples[0], axis), keepdims=keepdims), operands
 
 
-def _faster_mean(samples, axis=None, keepdims=False):
+def _faster_mean(operands, samples, axis=None, keepdims=False):
     # np.mean on a float64 ndarray: np.add.reduce, then a division by the item count (numpy's _methods._mean)
     x = samples[0]
     if not _float_array(x) or x.size == 0:
         return None
     axis = _normal_axis(x, axis)
-    count = np.intp(x.size if axis is None else x.shape[axis])
-    return _reduce_then_divide(axis, keepdims), (count,)
+    return _reduce_then_divide(axis, keepdims), [operands[0], np.intp(x.size if axis is None else x.shape[axis])]
 
 
 def _reduce_then_divide(axis, keepdims):
@@ -338,22 +440,16 @@ def _normal_axis(x, axis):
     return None if axis is None else axis % x.ndim
 
 
-def _faster_expand(samples, axis=None, mean=False, keepdims=False):
+def _faster_expand(operands, samples, axis=None, mean=False, keepdims=False):
     # mean's cotangent, broadcast_to(g, shape) / count: each entry is g / count, so g over an array of counts
     g, x = samples
     if not (mean and axis is None and not keepdims and _float_array(x) and np.ndim(g) == 0
             and np.asarray(g).dtype == np.float64):
         return None
-    return _swap_second(np.true_divide), (np.full(x.shape, x.size, dtype=np.intp),)
+    return np.true_divide, [operands[0], np.full(x.shape, x.size, dtype=np.intp)]
 
 
-def _swap_second(function):
-    def call(g, x, counts):  # x only carries the shape, which `counts` has
-        return function(g, counts)
-    return call
-
-
-def _faster_sum_to_like(samples):
+def _faster_sum_to_like(operands, samples):
     value, like = samples
     if not _float_array(value):
         return None
@@ -361,13 +457,13 @@ def _faster_sum_to_like(samples):
     extra = value.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(extra + i for i, size in enumerate(shape) if size == 1 and value.shape[extra + i] != 1)
 
-    def sum_to_like(value, like):  # primitives.sum_to_shape with its decisions taken
+    def sum_to_like(value):  # primitives.sum_to_shape with its decisions taken
         return (np.add.reduce(value, axis=axes, keepdims=True) if axes else value).reshape(shape)
-    return sum_to_like, ()
+    return sum_to_like, operands[:1]
 
 
 def _faster_matmul_grad(first: bool):
-    def rule(samples):
+    def rule(operands, samples):
         g, a, b = samples
         if not (_float_array(g) and _float_array(a) and _float_array(b) and a.ndim >= 2 and b.ndim >= 2):
             return None
@@ -376,16 +472,24 @@ def _faster_matmul_grad(first: bool):
         if grad.shape != (a.shape if first else b.shape):
             return None
         if first:
-            return (lambda g, a, b: np.matmul(g, b.swapaxes(-1, -2))), ()
-        return (lambda g, a, b: np.matmul(a.swapaxes(-1, -2), g)), ()
+            return (lambda g, b: np.matmul(g, b.swapaxes(-1, -2))), [operands[0], operands[2]]
+        return (lambda g, a: np.matmul(a.swapaxes(-1, -2), g)), [operands[0], operands[1]]
     return rule
 
 
-def _faster_transpose(samples):
-    return (np.ndarray.transpose, ()) if _float_array(samples[0]) else None
+def _faster_transpose(operands, samples):
+    return (np.ndarray.transpose, operands) if _float_array(samples[0]) else None
 
 
-_FASTER: dict[str, Callable[..., tuple[Callable[..., Any], tuple] | None]] = {
+def _faster_pow(operands, samples):
+    # primitives.power decides by the exponent's value: only a constant one (in the key) is decided now
+    if isinstance(operands[1], Symbol):
+        return None
+    products = power_as_products(*samples)
+    return (products, operands[:1]) if products is not None else (np.power, operands)
+
+
+_FASTER: dict[str, Callable[..., tuple[Callable[..., Any], Sequence[Any]] | None]] = {
     "sum": _faster_sum,
     "mean": _faster_mean,
     "expand": _faster_expand,
@@ -393,4 +497,5 @@ _FASTER: dict[str, Callable[..., tuple[Callable[..., Any], tuple] | None]] = {
     "matmul_grad_a": _faster_matmul_grad(True),
     "matmul_grad_b": _faster_matmul_grad(False),
     "transpose": _faster_transpose,
+    "pow": _faster_pow,
 }

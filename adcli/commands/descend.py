@@ -48,6 +48,7 @@ def descend(
     needs = depends_on(program, names)
     slots = program.variable_slots()
     trained = [(name, slots[name]) for name in names if name in slots]
+    trained_names = [name for name, _ in trained]
     velocity: dict[str, Any] = {}
     seed = {program.output: np.float64(1.0)}
     gradients: list[Any] | None = None  # at the current values, when a replay has computed them with the loss
@@ -65,15 +66,14 @@ def descend(
                     velocity[name] = gradient if name not in velocity else momentum * velocity[name] + gradient
                     gradient = velocity[name]
                 inputs[name] = inputs[name] - lr * gradient
-        taken += 1
-        if taken == 1:  # from here on every step sweeps inputs of the same kinds: record them once
-            replay = value_and_gradients_replay(program, inputs, [name for name, _ in trained])
-        if replay is not None and replay.fits(inputs):
-            with np.errstate(all="ignore"):
+            if taken == 0:  # from here on every step sweeps inputs of the same kinds: record them once
+                replay = value_and_gradients_replay(program, inputs, trained_names)
+            if replay is not None and replay.fits(inputs, trained_names):
                 value, *gradients = replay(inputs)  # the next step's gradients come with this loss
-        else:
-            values, gradients = forward(program, inputs), None
-            value = values[program.output]
+            else:
+                values, gradients = forward(program, inputs), None
+                value = values[program.output]
+        taken += 1
         loss = float(value)
         if first_nonfinite is None and not math.isfinite(loss):
             first_nonfinite = taken

@@ -17,7 +17,8 @@ unit vectors travel together as one batch with a leading axis.
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, Sequence
+import math
+from typing import Any, Callable, Mapping, Sequence
 
 from ..lazy_numpy import np
 
@@ -248,6 +249,13 @@ def _with_directions(shapes: Shapes | None, renames: Mapping[str, str]) -> dict[
 # the others run once per entry. A batched value is a Handle whose apply is `batched_apply`;
 # values that are the same for every direction stay plain arrays.
 
+def keep_rows(mask: np.ndarray, value: Any) -> Any:
+    """A batch (or a Handle of one) with exact zeros in the rows where `mask` is false."""
+    payload = value.payload if isinstance(value, Handle) else value
+    kept = np.where(mask.reshape(mask.shape + (1,) * max(np.ndim(payload) - 1, 0)), payload, 0.0)
+    return Handle(value.apply, kept) if isinstance(value, Handle) else kept
+
+
 class Batched(Interpreter):
     """Values with a leading batch axis (Handles) beside plain ones; `batch` names the batched variables."""
 
@@ -261,6 +269,7 @@ class Batched(Interpreter):
         return batched_apply(name, *operands, **params)
 
     lift = NumPyValues.lift  # a Python float from the scalar sweep's tape would raise on 1/0 in a rule
+    keep_rows = staticmethod(keep_rows)  # SeparateRows' zeroing of other rows
 
 
 def batched_apply(name: str, *operands: Any, **params: Any) -> Any:
@@ -376,13 +385,11 @@ class SeparateRows(Interpreter):
         value, rows = value.payload
         if rows == self.all_rows:
             return value
-        payload = value.payload if isinstance(value, Handle) else value
         mask = self._masks.get(rows)
         if mask is None:
             count = self.all_rows.bit_length()
             mask = self._masks[rows] = np.array([rows >> row & 1 for row in range(count)], dtype=bool)
-        kept = np.where(mask.reshape(mask.shape + (1,) * max(np.ndim(payload) - 1, 0)), payload, 0.0)
-        return Handle(value.apply, kept) if isinstance(value, Handle) else kept
+        return self.inner.keep_rows(mask, value)  # the inner interpreter's call: a recording one records it
 
 
 def _bits(rows: np.ndarray) -> int:
@@ -419,6 +426,7 @@ class ScalarRows(Interpreter):
     array (one scalar per direction) that NumPy's own broadcasting lines up, no Handles needed."""
 
     lift = NumPyValues.lift
+    keep_rows = staticmethod(keep_rows)
 
     def apply(self, name: str, *operands: Any, **params: Any) -> Any:
         primitive = PRIMITIVES[name]
@@ -442,9 +450,20 @@ def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int
     `seed_rows` (optional) names, for each seeded slot, the rows whose seed is not zero by
     construction: the rows are then kept apart, each as its own sweep would be (SeparateRows).
     """
+    cotangents = reverse_batched_sweep(program, values, seeds, wrt, count, seed_rows)
+    return {name: batch_rows(cotangent, count, shapes[name]) for name, cotangent in zip(wrt, cotangents)}
+
+
+def reverse_batched_sweep(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
+                          wrt: Sequence[str], count: int, seed_rows: Mapping[int, np.ndarray] | None = None,
+                          scalar_rows: Interpreter | None = None) -> list[Any]:
+    """The sweep of `_reverse_batched`: each name's cotangent batch as the sweep leaves it (None where nothing flows).
+
+    `scalar_rows` stands in for ScalarRows (a recording's, which has checked that every value is a scalar).
+    """
     interpreter: Interpreter
-    if all(np.ndim(value) == 0 for value in values):
-        interpreter, handles = ScalarRows(), dict(seeds)
+    if scalar_rows is not None or all(np.ndim(value) == 0 for value in values):
+        interpreter, handles = scalar_rows or ScalarRows(), dict(seeds)
     else:
         interpreter, handles = Batched(), {slot: Handle(batched_apply, seed) for slot, seed in seeds.items()}
     if seed_rows and not all(rows.all() for rows in seed_rows.values()):
@@ -453,15 +472,24 @@ def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int
     with np.errstate(all="ignore"):
         cotangents = backward(program, values, handles, depends_on(program, wrt), interpreter)
     slots = program.variable_slots()
-    rows = {}
+    found = []
     for name in wrt:
         cotangent = cotangents[slots[name]] if name in slots else None
         if isinstance(interpreter, SeparateRows):
             cotangent = interpreter.own_rows(cotangent)
-        shape = (count,) + tuple(shapes[name])
-        batch = cotangent.payload if isinstance(cotangent, Handle) else cotangent  # (count, ...) or one for all
-        rows[name] = np.zeros(shape) if cotangent is None else np.broadcast_to(np.asarray(batch, dtype=np.float64), shape)
-    return rows
+        found.append(cotangent)
+    return found
+
+
+def batch_rows(cotangent: Any, count: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A cotangent batch from a sweep as (count, *shape) float64 (zeros for None)."""
+    shape = (count,) + tuple(shape)
+    if cotangent is None:
+        return np.zeros(shape)
+    batch = cotangent.payload if isinstance(cotangent, Handle) else cotangent  # (count, ...) or one for all
+    if type(batch) is np.ndarray and batch.shape == shape and batch.dtype == np.float64:
+        return batch  # what broadcast_to would view
+    return np.broadcast_to(np.asarray(batch, dtype=np.float64), shape)
 
 
 def _unit_vectors(sizes: Sequence[int]) -> tuple[list[np.ndarray], int]:
@@ -496,25 +524,53 @@ def hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> 
     """Value, gradient and the Hessian over the wrt variables flattened in C order and concatenated.
 
     Row k is the gradient of (e_k . gradient): the recorded gradient program swept backwards
-    once, with the cotangents of all rows e_k as one batch.
+    once, with the cotangents of all rows e_k as one batch. The gradient program, and where
+    it can be made a replay of the sweeps' NumPy calls, are kept per program and kind of
+    inputs (backends/replay.py).
     """
+    from ..backends.replay import hessian_plan  # here: the engine does not load the backends for other commands
+
     shapes = shapes_of(inputs)
-    gradient = gradient_program(program, wrt, shapes)
-    values = forward(gradient, inputs)
-    grads = {name: np.asarray(values[output], dtype=np.float64) for name, output in zip(wrt, gradient.outputs)}
-    value = forward(program, inputs)[program.output]
-    sizes = [int(np.prod(shapes[name], dtype=int)) for name in wrt]
-    blocks, total = _unit_vectors(sizes)
+    gradient, replay = hessian_plan(program, inputs, wrt)
+    if replay is not None:
+        with np.errstate(all="ignore"):
+            swept = replay(inputs)
+    else:
+        swept = hessian_sweeps(program, gradient, inputs, wrt, forward)
+    value, outputs, cotangents = swept[0], swept[1:1 + len(wrt)], swept[1 + len(wrt):]
+    grads = {name: np.asarray(output, dtype=np.float64) for name, output in zip(wrt, outputs)}
+    sizes = [math.prod(shapes[name]) for name in wrt]
+    total = sum(sizes)
     if total == 0:
         return value, grads, np.zeros((0, 0))
+    rows = [batch_rows(cotangent, total, shapes[name]) for name, cotangent in zip(wrt, cotangents)]
+    return value, grads, np.concatenate([row.reshape(total, size) for row, size in zip(rows, sizes)], axis=1)
+
+
+def hessian_sweeps(program: Program, gradient: Program, inputs: Mapping[str, Any], wrt: Sequence[str],
+                   sweep: Callable[[Program, Mapping[str, Any]], Sequence[Any]],
+                   scalar_rows: Interpreter | None = None) -> tuple[Any, ...]:
+    """The sweeps of a Hessian: (value, each gradient, each name's cotangent batch or None).
+
+    `sweep(program, inputs)` is the forward sweep (tape.forward, or a recording's); the
+    batched reverse sweep of `gradient` (the program's gradient program) runs on
+    `scalar_rows` when given (see reverse_batched_sweep).
+    """
+    values = sweep(gradient, inputs)
+    value = sweep(program, inputs)[program.output]
+    outputs = tuple(values[output] for output in gradient.outputs)
+    shapes = shapes_of({name: inputs[name] for name in wrt})
+    blocks, total = _unit_vectors([math.prod(shapes[name]) for name in wrt])
+    if total == 0:
+        return (value, *outputs)
     seeds: dict[int, np.ndarray] = {}
     seed_rows: dict[int, np.ndarray] = {}
     for output, block, name in zip(gradient.outputs, blocks, wrt):
         seed = block.reshape((total,) + shapes[name])
         seeds[output] = seed if output not in seeds else seeds[output] + seed  # equal gradients share a slot
         seed_rows[output] = seed_rows.get(output, False) | np.any(block, axis=1)
-    rows = _reverse_batched(gradient, values, seeds, shapes, wrt, total, seed_rows)
-    return value, grads, np.concatenate([rows[name].reshape(total, size) for name, size in zip(wrt, sizes)], axis=1)
+    cotangents = reverse_batched_sweep(gradient, values, seeds, wrt, total, seed_rows, scalar_rows)
+    return (value, *outputs, *cotangents)
 
 
 def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, np.ndarray]]:
