@@ -278,3 +278,13 @@ def test_a_bad_adcli_threads_is_an_error(cli, monkeypatch, setting):
     run = cli("grad", "x^2", "--at", "x=linspace(0,1,1000)")
     assert run.exit_code == 1 and run.stdout == ""
     assert run.stderr == f"adcli: error: ADCLI_THREADS must be a whole number of threads, 1 or more; it is '{setting}'\n"
+
+
+def test_arithmetic_reads_a_fill_as_its_number():
+    """log(1+x^2)'s gradient starts as ones / (1+x^2): a division by the number 1, no buffer of ones."""
+    program = adcli.compile("sin(x)*exp(-x^2/10) + log(1+x^2)").program
+    plan = chunked.plan_for(program, {"x": np.zeros(10)}, ["x"])
+    assert not any(step.fill for step in plan.steps)
+    assert any(step.function is np.divide and np.ndim(plan.constants.get(step.operands[0])) == 0 and
+               plan.constants[step.operands[0]] == 1.0 for step in plan.steps if step.operands[0] in plan.constants)
+    assert len(plan.buffer_dtypes) == 2

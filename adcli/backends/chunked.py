@@ -478,12 +478,35 @@ class _Recorder(Interpreter):
     def plan(self, value: int, wanted: Sequence[tuple[str, _Symbol]], used: frozenset[str]) -> Plan:
         gradients = tuple(handle.payload for _, handle in wanted)
         results = (value, *gradients)
-        steps = _live_steps(self.steps, results)
+        steps = _live_steps(self._fills_read_as_numbers(_live_steps(self.steps, results)), results)
         dtypes = {k: np.asarray(sample).dtype for k, sample in enumerate(self.samples)}
         buffers, buffer_dtypes, in_outputs = _storage(steps, results, self.fills, dtypes)
         constants = {k: self.samples[k] for k in sorted(self.constants)}
         return Plan(tuple(steps), tuple(self.inputs.values()), tuple(self.inputs), constants, dtypes, buffers,
                     tuple(buffer_dtypes), in_outputs, value, tuple(name for name, _ in wanted), gradients, used)
+
+
+    def _fills_read_as_numbers(self, steps: Sequence[Step]) -> list[Step]:
+        """Arithmetic steps read a fill's one number, not its chunk-sized buffer (1 / v, not ones / v).
+
+        The number is a 0-d array of the fill's dtype, which NumPy types as it types the
+        array; + - * / round each element exactly, so a number and an array of it give the
+        same bits. A fill nothing else reads is then no longer made, and its buffer goes.
+        """
+        numbers: dict[int, int] = {}
+        rewritten = []
+        for step in steps:
+            if step.ufunc and not step.fill and step.function in (np.add, np.subtract, np.multiply, np.divide):
+                operands = tuple(self._fill_number(k, numbers) if k in self.fills else k for k in step.operands)
+                step = Step(step.function, operands, step.result, step.ufunc)
+            rewritten.append(step)
+        return rewritten
+
+    def _fill_number(self, fill: int, numbers: dict[int, int]) -> int:
+        if fill not in numbers:
+            sample = self.samples[fill]
+            numbers[fill] = self._constant(np.array(sample.flat[0], dtype=sample.dtype))
+        return numbers[fill]
 
 
 def _constant_key(value: Any) -> Any:
