@@ -429,3 +429,12 @@ def test_messages_in_a_session_name_its_own_option_words():
     with pytest.raises(AdcliError) as caught:
         session.run("taylor x y at x=0, y=1")
     assert "name it with wrt (the formula's variables: x, y)" in caught.value.message
+
+
+def test_ans_before_any_value_says_what_ans_is():
+    session = _session()
+    with pytest.raises(AdcliError) as caught:
+        session.run("2 ans")
+    assert "'ans' has no value yet" in caught.value.message and caught.value.span == (2, 5)
+    session.run("3")
+    assert field(session.run("2 ans"), "value") == 6.0

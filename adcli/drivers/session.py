@@ -151,6 +151,10 @@ class Session:
             if swept and all(name in bindings for name in swept):
                 del bindings[swept[0]]
         bindings.update(request.at)
+        if "ans" in compiled.variables and "ans" not in bindings and word != "diff":
+            where = _ANS.search(request.expr)
+            raise NamingError("'ans' has no value yet: it is the value of the last line that gave one",
+                              request.expr, (where.start(), where.end()) if where else None)
         try:
             result = self.runners[word](compiled, bindings, request)
         except ImportError:  # a command of a later version
