@@ -146,6 +146,21 @@ class ProgramBuilder:
             self._shapes.append(self._infer_shape(op, args, params))
         return slot
 
+    def snapshot(self) -> tuple[tuple[Instruction, ...], dict[Any, int]]:
+        """The instructions so far and what they share, for `resume` (an interactive session's definitions)."""
+        return tuple(self.instructions), dict(self._memo)
+
+    def resume(self, snapshot: tuple[tuple[Instruction, ...], dict[Any, int]]) -> None:
+        """Continue from a snapshot (copied: it stays as it was). Not for a builder that tracks shapes."""
+        instructions, memo = snapshot
+        self.instructions, self._memo = list(instructions), dict(memo)
+
+    def drop_last(self) -> None:
+        """Forget the last instruction, which nothing may use (the closing `0` of a session's definition)."""
+        key = _memo_key(*self.instructions.pop()[:3])
+        if key is not None and self._memo.get(key) == len(self.instructions):
+            del self._memo[key]
+
     def shape(self, slot: int) -> Shape:
         """The slot's shape, when the builder was given the variables' shapes (else None)."""
         return self._shapes[slot] if self._variable_shapes is not None else None

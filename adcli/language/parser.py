@@ -24,7 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 from ..errors import BindingError, NamingError, ParseError, ShapeError, suggestion
 from ..locations import grammar_path, private_cache_folder
 from ..engine.primitives import COMPARISONS, CONSTANTS, FUNCTIONS, PRIMITIVES
-from ..engine.program import CONST, VAR, Instruction, Program, ProgramBuilder, _memo_key, prune
+from ..engine.program import VAR, Instruction, Program, ProgramBuilder, prune
 from ..engine.tape import forward
 from .inlining import UserFunction, derivative_program, inline, instantiate, parameter_variable, record_function
 from .lexing import Retyper, function_heads
@@ -111,8 +111,7 @@ class _Compiler(Transformer):
 
     def restore(self, prelude: Prelude) -> None:
         """Continue after a prelude's definitions (copies: the prelude stays as it is)."""
-        self.builder.instructions = list(prelude.instructions)
-        self.builder._memo = dict(prelude.memo)
+        self.builder.resume(prelude.built)
         self.variables = dict(prelude.variables)
         self.definitions = dict(prelude.definitions)
         self.functions = dict(prelude.functions)
@@ -659,9 +658,8 @@ class Parser:
             builder = compiler.builder
             closing = (len(builder.text) - 1, len(builder.text))
             if builder.instructions[-1].span == closing:  # the closing 0 made a slot of its own
-                del builder._memo[_memo_key(CONST, (), builder.instructions[-1].params)]
-                del builder.instructions[-1]
-            return Prelude(builder.text[:-2], tuple(builder.instructions), dict(builder._memo),
+                builder.drop_last()
+            return Prelude(builder.text[:-2], builder.snapshot(),
                            dict(compiler.variables), dict(compiler.definitions), dict(compiler.functions),
                            dict(compiler.derivatives), frozenset(self._retyper.bare))
 
@@ -696,8 +694,7 @@ class Prelude(NamedTuple):
     makes the first."""
 
     text: str
-    instructions: tuple[Instruction, ...]
-    memo: dict[Any, int]
+    built: tuple[tuple[Instruction, ...], dict[Any, int]]  # the builder's snapshot: instructions, what they share
     variables: dict[str, int]
     definitions: dict[str, Node]
     functions: dict[str, UserFunction]
@@ -705,7 +702,7 @@ class Prelude(NamedTuple):
     bare: frozenset[str]  # user functions of one parameter, applied without brackets
 
 
-EMPTY_PRELUDE = Prelude("", (), {}, {}, {}, {}, {}, frozenset())
+EMPTY_PRELUDE = Prelude("", ((), {}), {}, {}, {}, {}, frozenset())
 
 
 # A bracket, a line break, or a comment (taken whole, so that brackets in it do not count).
