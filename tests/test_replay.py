@@ -346,3 +346,44 @@ def test_an_exponent_that_is_a_variable_is_not_decided_at_recording(monkeypatch)
     for a, b in [(1.5, 2.0), (1.5, 3.0), (0.7, 2.5)]:
         inputs = {"a": np.float64(a), "b": np.float64(b)}
         assert same_hessian(derivatives.hessian(scalar, inputs, ["a", "b"]), plain_hessian(monkeypatch, scalar, inputs, ["a", "b"]))
+
+
+# -- Jacobians ---------------------------------------------------------------------------------
+
+def plain_jacobian(monkeypatch, program, inputs, wrt):
+    """derivatives.jacobian with the plain sweeps (no replay; forward mode's tangent program made afresh)."""
+    from adcli.engine import derivatives
+
+    with monkeypatch.context() as patch:
+        patch.setattr(replay, "jacobian_plan", lambda *a: (None, None))
+        return derivatives.jacobian(program, inputs, wrt)
+
+
+def same_jacobian(got, expected) -> bool:
+    return identical(got[0], expected[0]) and got[1].keys() == expected[1].keys() and \
+        all(identical(got[1][name], expected[1][name]) for name in got[1])
+
+
+JACOBIANS = [  # (text, replayed in reverse mode)
+    ("tanh(W @ x + b) * x[0:2]", True), ("sum(x) * x[0]", True), ("[x[0] * s, s^2, relu(x[1])]", True),
+    ("[s * t, s + t]", True), ("softmax(x) * s", True), ("y @ x", True), ("x * s", True),
+    ("[s, t, s*t, sin(s)]", False),  # more entries out than in: forward mode
+]
+
+
+@pytest.mark.parametrize("text, replayed", JACOBIANS)
+def test_jacobians_replay_the_plain_sweeps_bit_for_bit(monkeypatch, text, replayed):
+    from adcli.engine import derivatives
+
+    program = adcli.compile(text).program
+    rng = np.random.default_rng(3)
+    for point in range(4):
+        inputs = {"W": rng.normal(size=(2, 3)), "x": rng.normal(size=3), "b": rng.normal(size=2),
+                  "y": rng.normal(size=(2, 3)), "s": np.float64(rng.choice(EDGES)), "t": np.float64(rng.normal())}
+        inputs["x"][point % 3] = EDGES[point]
+        wrt = [name for name in ("x", "s", "t", "b") if name in program.variables]
+        jvp, found = replay.jacobian_plan(program, inputs, wrt)
+        assert (found is not None) == replayed and (jvp is not None) == (not replayed), text
+        with np.errstate(all="ignore"):
+            got, expected = derivatives.jacobian(program, inputs, wrt), plain_jacobian(monkeypatch, program, inputs, wrt)
+        assert same_jacobian(got, expected), (text, point)

@@ -31,10 +31,11 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 from ..lazy_numpy import np
 
 from ..engine.primitives import PRIMITIVES, _OnFirstCall, power_as_products
-from ..engine.derivatives import ScalarRows, gradient_program, hessian_sweeps, keep_rows, shapes_of
+from ..engine.derivatives import (ScalarRows, _apply_batched, gradient_program, hessian_sweeps, jacobian_mode,
+                                  jacobian_reverse_sweep, jvp_program, keep_rows, shapes_of)
 from ..engine.program import CONST, VAR, Instruction, Program
-from ..engine.sweeps import Interpreter, backward, depends_on, evaluate
-from ..engine.tape import NUMPY, SHORTCUTS, apply_numeric, ones_like
+from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
+from ..engine.tape import NUMPY, SHORTCUTS, apply_numeric, forward, ones_like
 
 # Replays kept, by program, wanted names and the inputs' kinds (see `replay_key`).
 REPLAY_CACHE_SIZE = 64
@@ -179,6 +180,39 @@ def _numpy_sweeps(program: Program, inputs: Mapping[str, Any]) -> bool:
     """Whether tape.forward sweeps this program with NumPy: some variable it reads is not a Python float."""
     return any(instruction.op == VAR and type(inputs[instruction.variable]) is not float
                for instruction in program.instructions)
+
+
+# -- Jacobians ---------------------------------------------------------------------------------
+
+def jacobian_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Program | None, Replay | None]:
+    """What derivatives.jacobian keeps: forward mode's tangent program, or a replay of reverse mode's sweeps
+    (forward, then jacobian_reverse_sweep) when one can be made; (None, None) when neither applies."""
+    key = replay_key(program, inputs, ("jacobian", tuple(wrt)))
+    return _REPLAYS.get(key, lambda: _record_jacobian(program, inputs, wrt))
+
+
+def _record_jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Program | None, Replay | None]:
+    try:
+        value_shape = np.shape(forward(program, inputs)[program.output])
+    except Exception:  # noqa: BLE001 - the plain sweep reports it
+        return None, None
+    mode = jacobian_mode(program, inputs, wrt, value_shape)
+    if mode == "forward":
+        return jvp_program(program, inputs, wrt), None
+    if mode == "none" or not _numpy_sweeps(program, inputs):
+        return None, None
+    recorder = BatchRecorder()
+    try:
+        with np.errstate(all="ignore"):
+            values = evaluate(program, inputs, recorder)
+            recorder.scalar_rows = all(np.ndim(recorder.sample(value)) == 0 for value in values)
+            cotangents = jacobian_reverse_sweep(program, values, wrt, value_shape,
+                                                recorder if recorder.scalar_rows else None,
+                                                None if recorder.scalar_rows else recorder)
+    except Exception:  # noqa: BLE001 - whatever the recording meets, the plain sweeps handle (and report)
+        return None, None
+    unwrapped = [cotangent.payload if isinstance(cotangent, Handle) else cotangent for cotangent in cotangents]
+    return None, recorder.replay([values[program.output], *unwrapped])
 
 
 # -- recording ----------------------------------------------------------------------------------
@@ -373,6 +407,41 @@ class ScalarRowsRecorder(Recorder):
         # derivatives.keep_rows on an array (ScalarRows' values are never Handles): its np.where, the mask shaped now
         shaped = mask.reshape(mask.shape + (1,) * max(np.ndim(self.sample(value)) - 1, 0))
         return self._step(np.where, [shaped, value, 0.0], keep_rows(mask, self.sample(value)))
+
+
+class BatchRecorder(ScalarRowsRecorder):
+    """A Recorder whose `apply` is derivatives.Batched's (batched_apply), or ScalarRows' when every
+    forward value is a scalar (`scalar_rows`, set after the forward sweep)."""
+
+    scalar_rows = False
+
+    def as_batch(self, value: Any) -> Handle:
+        return Handle(self.apply, value)
+
+    def apply(self, name: str, *operands: Any, **params: Any) -> Any:
+        if self.scalar_rows:
+            return super().apply(name, *operands, **params)
+        flags = [isinstance(operand, Handle) for operand in operands]
+        raw = [operand.payload if flag else operand for operand, flag in zip(operands, flags)]
+        primitive = PRIMITIVES[name]
+        if not any(flags):
+            return self.record(primitive.forward, raw, params, name)  # batched_apply's plain call
+        if not any(isinstance(value, Symbol) for value in raw):
+            return Handle(self.apply, _apply_batched(primitive, raw, flags, params))
+        samples = [self.sample(value) for value in raw]
+        if primitive.elementwise:
+            rank = max(getattr(value, "ndim", 0) - flag for value, flag in zip(samples, flags))
+            if all(not flag or rank == value.ndim - 1 for value, flag in zip(samples, flags)):
+                # _apply_batched would align nothing: its call is the primitive's own
+                return Handle(self.apply, self.record(primitive.forward, raw, params, name))
+        if name == "sum_to_like" and flags == [True, False] and samples[0].shape[1:] == np.shape(samples[1]):
+            return operands[0]  # _sum_rows_to hands back the rows when their shape is already the operand's
+        call = functools.partial(_batched_call, primitive, tuple(flags), params)
+        return Handle(self.apply, self.record(call, raw, {}))
+
+
+def _batched_call(primitive: Any, flags: tuple[bool, ...], params: Mapping[str, Any], *operands: Any) -> Any:
+    return _apply_batched(primitive, list(operands), list(flags), dict(params))
 
 
 def _direct(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -271,6 +271,10 @@ class Batched(Interpreter):
     lift = NumPyValues.lift  # a Python float from the scalar sweep's tape would raise on 1/0 in a rule
     keep_rows = staticmethod(keep_rows)  # SeparateRows' zeroing of other rows
 
+    def as_batch(self, value: Any) -> Handle:
+        """`value` (with its leading batch axis) as this interpreter's batched value."""
+        return Handle(batched_apply, value)
+
 
 def batched_apply(name: str, *operands: Any, **params: Any) -> Any:
     """Apply a primitive where Handle operands carry a leading batch axis (and plain ones do not)."""
@@ -456,16 +460,18 @@ def _reverse_batched(program: Program, values: Sequence[Any], seeds: Mapping[int
 
 def reverse_batched_sweep(program: Program, values: Sequence[Any], seeds: Mapping[int, np.ndarray],
                           wrt: Sequence[str], count: int, seed_rows: Mapping[int, np.ndarray] | None = None,
-                          scalar_rows: Interpreter | None = None) -> list[Any]:
+                          scalar_rows: Interpreter | None = None, batched: Interpreter | None = None) -> list[Any]:
     """The sweep of `_reverse_batched`: each name's cotangent batch as the sweep leaves it (None where nothing flows).
 
-    `scalar_rows` stands in for ScalarRows (a recording's, which has checked that every value is a scalar).
+    `scalar_rows` and `batched` stand in for ScalarRows and Batched (a recording's, which
+    has checked which one the values call for: ScalarRows when every value is a scalar).
     """
     interpreter: Interpreter
-    if scalar_rows is not None or all(np.ndim(value) == 0 for value in values):
+    if scalar_rows is not None or (batched is None and all(np.ndim(value) == 0 for value in values)):
         interpreter, handles = scalar_rows or ScalarRows(), dict(seeds)
     else:
-        interpreter, handles = Batched(), {slot: Handle(batched_apply, seed) for slot, seed in seeds.items()}
+        interpreter = batched or Batched()
+        handles = {slot: interpreter.as_batch(seed) for slot, seed in seeds.items()}
     if seed_rows and not all(rows.all() for rows in seed_rows.values()):
         interpreter = SeparateRows(interpreter, count)
         handles = {slot: interpreter.reaching(seed, seed_rows[slot]) for slot, seed in handles.items()}
@@ -576,7 +582,15 @@ def hessian_sweeps(program: Program, gradient: Program, inputs: Mapping[str, Any
 def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, np.ndarray]]:
     """J[name] of shape value.shape + variable.shape, in one batched sweep: forward mode (one tangent per
     input entry) when the inputs have fewer entries than the value, else reverse mode (one cotangent per
-    value entry)."""
+    value entry). Per program and kind of inputs, the tangent program is kept, and reverse mode's sweeps
+    are replayed where they can be (backends/replay.py)."""
+    from ..backends.replay import jacobian_plan  # here: the engine does not load the backends for other commands
+
+    jvp, replay = jacobian_plan(program, inputs, wrt)
+    if replay is not None:
+        with np.errstate(all="ignore"):
+            value, *cotangents = replay(inputs)
+        return value, _reverse_matrices(cotangents, inputs, wrt, np.shape(value))
     values = forward(program, inputs)
     value = values[program.output]
     value_shape = np.shape(value)
@@ -585,15 +599,31 @@ def jacobian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) ->
     if not sum(sizes) or not outputs:
         return value, {name: np.zeros(value_shape + np.shape(inputs[name])) for name in wrt}
     if sum(sizes) < outputs:
-        return value, _jacobian_forward(program, inputs, wrt, sizes, value_shape)
+        return value, _jacobian_forward(program, inputs, wrt, sizes, value_shape, jvp)
     return value, _jacobian_reverse(program, values, inputs, wrt, value_shape)
 
 
-def _jacobian_forward(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str], sizes: Sequence[int],
-                      value_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+def jacobian_mode(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str], value_shape: tuple[int, ...]) -> str:
+    """Which sweep `jacobian` makes: "none" (no entries), "forward" or "reverse"."""
+    sizes = [int(np.size(inputs[name])) for name in wrt]
+    outputs = math.prod(value_shape)
+    if not sum(sizes) or not outputs:
+        return "none"
+    return "forward" if sum(sizes) < outputs else "reverse"
+
+
+def jvp_program(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> Program:
+    """The tangent program of forward mode: the outputs' tangents along the directions `tangent:<name>`."""
     directions = {name: direction_name(name) for name in wrt}
     builder, tangents = _tangent_recording(program, _with_directions(shapes_of(inputs), directions), directions)
-    jvp = builder.build(_payloads(tangents), program.variables + tuple(directions.values()), program.where)
+    return builder.build(_payloads(tangents), program.variables + tuple(directions.values()), program.where)
+
+
+def _jacobian_forward(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str], sizes: Sequence[int],
+                      value_shape: tuple[int, ...], jvp: Program | None = None) -> dict[str, np.ndarray]:
+    """Forward mode's matrices, by the tangent program `jvp` (made here when not given)."""
+    jvp = jvp or jvp_program(program, inputs, wrt)
+    directions = {name: direction_name(name) for name in wrt}
     blocks, total = _unit_vectors(sizes)
     batch = {directions[name]: block.reshape((total,) + np.shape(inputs[name])) for name, block in zip(wrt, blocks)}
     rows = {directions[name]: np.any(block, axis=1) for name, block in zip(wrt, blocks)}
@@ -606,10 +636,21 @@ def _jacobian_forward(program: Program, inputs: Mapping[str, Any], wrt: Sequence
     return matrices
 
 
+def jacobian_reverse_sweep(program: Program, values: Sequence[Any], wrt: Sequence[str], value_shape: tuple[int, ...],
+                           scalar_rows: Interpreter | None = None, batched: Interpreter | None = None) -> list[Any]:
+    """Reverse mode's sweep: one cotangent per value entry, each name's batch as the sweep leaves it."""
+    count = math.prod(value_shape)
+    seeds = {program.output: np.eye(count).reshape((count,) + value_shape)}
+    return reverse_batched_sweep(program, values, seeds, wrt, count, None, scalar_rows, batched)
+
+
 def _jacobian_reverse(program: Program, values: Sequence[Any], inputs: Mapping[str, Any], wrt: Sequence[str],
                       value_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    count = int(np.prod(value_shape, dtype=int))
-    seeds = {program.output: np.eye(count).reshape((count,) + value_shape)}
-    rows = _reverse_batched(program, values, seeds, shapes_of(inputs), wrt, count)
-    return {name: np.reshape(np.broadcast_to(rows[name], (count,) + np.shape(inputs[name])),
-                             value_shape + np.shape(inputs[name])) for name in wrt}
+    return _reverse_matrices(jacobian_reverse_sweep(program, values, wrt, value_shape), inputs, wrt, value_shape)
+
+
+def _reverse_matrices(cotangents: Sequence[Any], inputs: Mapping[str, Any], wrt: Sequence[str],
+                      value_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    count = math.prod(value_shape)
+    return {name: np.reshape(batch_rows(cotangent, count, np.shape(inputs[name])), value_shape + np.shape(inputs[name]))
+            for name, cotangent in zip(wrt, cotangents)}

@@ -161,10 +161,10 @@ def main() -> None:
         print(f"threads: {threads}; adcli from {Path(adcli.__file__).parent}; before = {OPTIONS.before}\n")
         report(f"descend: {training.STEPS:,} SGD steps on the tutorial's Linear example", descend_candidates(packages),
                max(3, repeats // 2))
-        report(f"hessian: {training.HESSIAN_SIZE} variables (per call, {CALLS} calls per timing)",
-               hessian_candidates(packages), repeats, CALLS)
-        report(f"jacobian: {JACOBIAN}, 4x6 (per call, {CALLS} calls per timing)", jacobian_candidates(packages),
-               repeats, CALLS)
+        for calls in (1, CALLS):
+            how = "one call per timing, as run.py" if calls == 1 else f"per call, {calls} calls per timing"
+            report(f"hessian: {training.HESSIAN_SIZE} variables ({how})", hessian_candidates(packages), repeats, calls)
+            report(f"jacobian: {JACOBIAN}, 4x6 ({how})", jacobian_candidates(packages), repeats, calls)
 
 
 if __name__ == "__main__":
