@@ -288,3 +288,22 @@ def test_arithmetic_reads_a_fill_as_its_number():
     assert any(step.function is np.divide and np.ndim(plan.constants.get(step.operands[0])) == 0 and
                plan.constants[step.operands[0]] == 1.0 for step in plan.steps if step.operands[0] in plan.constants)
     assert len(plan.buffer_dtypes) == 2
+
+
+@pytest.mark.parametrize("text", ["(x + 2y)^2 tanh(x y)", "sin(x)*exp(-x^2/10) + log(1+x^2)", "x/y - y/x"])
+def test_lent_rows_are_swept_in_a_few_parts(small_chunks, monkeypatch, text):
+    """Each worker's lent rows go in parts whose buffers sit in the rows before them, halving down to one small piece."""
+    monkeypatch.setattr(chunked, "SCRATCH_PIECE", 8)
+    monkeypatch.setenv("ADCLI_THREADS", "2")
+    lengths: list[int] = []
+    bind = chunked.Plan.bind
+
+    def counting_bind(plan, shape, buffers=None):
+        sweep = bind(plan, shape, buffers)
+        return lambda chunks, outputs: (lengths.append(len(outputs[0])), sweep(chunks, outputs))
+
+    monkeypatch.setattr(chunked.Plan, "bind", counting_bind)
+    check_against_plain_sweep(text, size=3001, seed=7)
+    assert sum(lengths) == 3001
+    # 64 lent rows per worker: 32, 16, 8 and a last piece of 8 (in pieces of 8 alone: 8 parts), and the head's last chunk
+    assert 0 < sum(length < 64 for length in lengths) <= 2 * 4 + 1

@@ -110,8 +110,9 @@ class _Sweep:
 
     A worker's buffers are chunk-sized, so they used to add a few chunks per worker to the
     results; placed in the outputs' last rows, which are written anyway, they add nothing:
-    peak memory is the results alone. Each worker sweeps its own such rows at the end, in
-    pieces small enough that their buffers do not count.
+    peak memory is the results alone. Each worker sweeps its own such rows at the end, the
+    later part first with buffers in the rows before it, and so on down to a piece small
+    enough that its buffers do not count.
     """
 
     def __init__(self, plan: Plan, arrays: Sequence[Any], outputs: Sequence[Any], rows: int, workers: int):
@@ -152,10 +153,27 @@ class _Sweep:
             self._sweep(self.chunks, self.rows, self.head, None)
             return
         start = self.head + worker * self.scratch_rows
-        own = range(start, start + self.scratch_rows)
-        self._sweep(self.chunks, self.rows, self.head, self._carve(own))
+        lent = range(start, start + self.scratch_rows)
+        self._sweep(self.chunks, self.rows, self.head, self._carve(lent, self.rows))
+        self._sweep_lent(lent)
+
+    def _sweep_lent(self, lent: range) -> None:
+        """The rows that held this worker's buffers, in a few large parts rather than many small pieces.
+
+        Rows [start, stop) are swept in chunks of `rows` from `middle` on, their buffers carved
+        out of [start, middle), which is then what is left; a last piece gets buffers of its own.
+        """
+        lent_per_row = self.scratch_rows // self.rows
         piece = max(1, SCRATCH_PIECE // max(1, math.prod(self.row_shape)))
-        self._sweep(iter(range(own.start, own.stop, piece)), piece, own.stop, None)
+        start, stop = lent.start, lent.stop
+        while stop - start > piece:
+            rows = (stop - start) // (lent_per_row + 1)
+            if rows < 1:
+                break
+            middle = start + rows * lent_per_row
+            self._sweep(iter(range(middle, stop, rows)), rows, stop, self._carve(range(start, middle), rows))
+            stop = middle
+        self._sweep(iter(range(start, stop, piece)), piece, stop, None)
 
     def _sweep(self, starts: Any, rows: int, stop: int, buffers: list[Any] | None) -> None:
         programs: dict[int, Callable[..., None]] = {}
@@ -166,10 +184,10 @@ class _Sweep:
             part = slice(start, start + length)
             programs[length]([array[part] for array in self.arrays], [out[part] for out in self.outputs])
 
-    def _carve(self, own: range) -> list[Any]:
-        """The plan's buffers, one chunk each, cut out of the float64 outputs' rows `own` (each holds whole buffers)."""
+    def _carve(self, own: range, rows: int) -> list[Any]:
+        """The plan's buffers, `rows` rows each, cut out of the float64 outputs' rows `own` (each holds whole buffers)."""
         arenas = [out[own.start:own.stop].reshape(-1).view(np.uint8) for out in self.outputs if out.dtype == np.float64]
-        chunk_shape = (self.rows,) + self.row_shape
+        chunk_shape = (rows,) + self.row_shape
         size = math.prod(chunk_shape)
         buffers: dict[int, Any] = {}
         arena, offset = 0, 0
