@@ -387,3 +387,62 @@ def test_jacobians_replay_the_plain_sweeps_bit_for_bit(monkeypatch, text, replay
         with np.errstate(all="ignore"):
             got, expected = derivatives.jacobian(program, inputs, wrt), plain_jacobian(monkeypatch, program, inputs, wrt)
         assert same_jacobian(got, expected), (text, point)
+
+
+def test_descend_calls_back_under_the_callers_numpy_error_state():
+    seen = []
+    with np.errstate(divide="raise", invalid="warn"):
+        descend_module.descend(adcli.compile("sum((w - 1)^2)"), {"w": [0.0, 3.0]}, ["w"], 0.1, 3,
+                               on_step=lambda k, loss: seen.append(np.geterr()),
+                               should_stop=lambda: seen.append(np.geterr()) or False)
+    assert len(seen) == 6 and all(state["divide"] == "raise" and state["invalid"] == "warn" for state in seen)
+
+
+# -- value and gradients called again (a library loop, batch lines with arrays) -----------------
+
+def plain_value_and_gradients(monkeypatch, program, inputs, wrt):
+    from adcli.engine import derivatives
+
+    with monkeypatch.context() as patch:
+        patch.setattr(replay, "value_and_gradients_again", lambda *a: None)
+        return derivatives.value_and_gradients(program, inputs, wrt)
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_value_and_gradients_replay_from_the_second_call_bit_for_bit(monkeypatch, text):
+    from adcli.engine import derivatives
+
+    program = adcli.compile(text).program
+    wrt = list(program.variables) + ["unused"]
+    for seed in range(3):
+        inputs = {**make_inputs(program.variables, seed), "unused": np.ones(2)}
+        if not replay._numpy_sweeps(program, inputs):
+            continue
+        with np.errstate(all="ignore"):
+            got = derivatives.value_and_gradients(program, inputs, wrt)
+            expected = plain_value_and_gradients(monkeypatch, program, inputs, wrt)
+        assert identical(got[0], expected[0]) and got[1].keys() == expected[1].keys()
+        assert all(identical(got[1][name], expected[1][name]) for name in wrt), (text, seed)
+
+
+def test_a_one_off_call_does_not_record(monkeypatch):
+    cache = replay.ReplayCache()
+    monkeypatch.setattr(replay, "_REPLAYS", cache)
+    program = adcli.compile("sum(x^2)").program
+    inputs = {"x": np.arange(3.0)}
+    assert replay.value_and_gradients_again(program, inputs, ["x"]) is None  # the first call: seen, not recorded
+    assert replay.value_and_gradients_again(program, inputs, ["x"]) is not None
+    assert len(cache.found) == 1 and isinstance(next(iter(cache.found.values())), replay.Replay)
+
+
+def test_library_grad_in_a_loop_is_the_plain_grad(monkeypatch):
+    compiled = adcli.compile("pred = x @ W.T + b; mean((pred - y)^2)")
+    rng = np.random.default_rng(9)
+    data = {"x": rng.normal(size=(5, 3)), "y": rng.normal(size=(5, 2)), "W": rng.normal(size=(2, 3)), "b": rng.normal(size=2)}
+    for _ in range(3):
+        value, grads = compiled.grad(wrt=["W", "b"], **data)
+        with monkeypatch.context() as patch:
+            patch.setattr(replay, "value_and_gradients_again", lambda *a: None)
+            expected_value, expected = compiled.grad(wrt=["W", "b"], **data)
+        assert value == expected_value and all(identical(grads[name], expected[name]) for name in grads)
+        data["W"] = data["W"] - 0.1 * grads["W"]

@@ -43,7 +43,8 @@ REPLAY_CACHE_SIZE = 64
 
 @dataclass(frozen=True)
 class Replay:
-    """A recorded sweep: `run(*values of `inputs`)` returns `outputs` (each a value, or None where nothing flows)."""
+    """A recorded sweep: `run(a mapping with a value for each of `inputs`)` returns the outputs recorded
+    (each a value, or None where nothing flows)."""
 
     run: Callable[..., tuple[Any, ...]]
     inputs: tuple[str, ...]
@@ -51,7 +52,7 @@ class Replay:
     steps: int  # NumPy calls per run
 
     def __call__(self, inputs: Mapping[str, Any]) -> tuple[Any, ...]:
-        return self.run(*[inputs[name] for name in self.inputs])
+        return self.run(inputs)
 
     def fits(self, inputs: Mapping[str, Any], names: Sequence[str] | None = None) -> bool:
         """Whether these inputs (or the named ones: those that changed) are of the kinds recorded."""
@@ -93,20 +94,23 @@ class ReplayCache:
         self.found: OrderedDict[Hashable, Any] = OrderedDict()
         self.lock = threading.Lock()  # the library may be used from several threads
 
-    def get(self, key: Hashable | None, make: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable | None, make: Callable[[], Any], wait: bool = False) -> Any:
+        """What `make` made for `key` (made now when new). With `wait`, None the first time a key comes:
+        a call that comes once does not pay for a recording, one that comes again does."""
         if key is None:
-            return make()
+            return None if wait else make()
         found = self.found.get(key, _MISSING)
-        if found is _MISSING:
-            found = make()
+        if found is _MISSING or found is _SEEN:
+            found = _SEEN if wait and found is _MISSING else make()
             with self.lock:
                 while len(self.found) >= self.size:
                     self.found.popitem(last=False)
                 self.found[key] = found
-        return found
+        return None if found is _SEEN else found
 
 
 _MISSING = object()
+_SEEN = object()  # a key that came once (see ReplayCache.get's `wait`)
 _OPERATORS = frozenset((operator.add, operator.sub, operator.mul, operator.truediv, operator.neg))
 SCALAR_ROWS = ScalarRows()
 _REPLAYS = ReplayCache()
@@ -126,6 +130,25 @@ def value_and_gradients_replay(program: Program, inputs: Mapping[str, Any], wrt:
         return None
     key = replay_key(program, inputs, ("value_and_gradients", tuple(wrt)))
     return _REPLAYS.get(key, lambda: _record_value_and_gradients(program, inputs, wrt))
+
+
+def value_and_gradients_again(program: Program, inputs: Mapping[str, Any],
+                              wrt: Sequence[str]) -> tuple[Any, dict[str, Any]] | None:
+    """What `forward` and `numeric_gradients` give (derivatives.value_and_gradients' plain sweeps), by a
+    replay, from the second call with this program, these names and inputs of these kinds on; None
+    when the plain sweeps must run (the first call, or no replay)."""
+    if not _numpy_sweeps(program, inputs):
+        return None
+    key = replay_key(program, inputs, ("value_and_gradients", tuple(wrt)))
+    replay = _REPLAYS.get(key, lambda: _record_value_and_gradients(program, inputs, wrt), wait=True)
+    if replay is None:
+        return None
+    with np.errstate(all="ignore"):
+        value, *cotangents = replay(inputs)
+    slots = program.variable_slots()
+    # numeric_gradients' zeros where nothing flows to a variable the program reads (None for one it does not)
+    return value, {name: np.zeros_like(inputs[name], dtype=np.float64) if cotangent is None and name in slots
+                   else cotangent for name, cotangent in zip(wrt, cotangents)}
 
 
 def _record_value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> Replay | None:
@@ -317,13 +340,20 @@ class Recorder(Interpreter):
         result = function(*samples, **params)
         if not isinstance(result, (np.ndarray, np.generic)):
             raise NoReplay  # a Python value would take other paths in the sweep that follows
-        faster = _faster(name, operands, samples, params) if name is not None else None
-        if faster is not None:
-            function, operands = faster
-        else:
-            function = _direct(function)
-            function = functools.partial(function, **params) if params else function
-        return self._step(function, operands, result)
+        rule = _FASTER.get(name) if name is not None else None
+        made = rule(self._emit, operands, samples, **params) if rule is not None else None
+        if made is not None:
+            if not _same_bits(self.sample(made), result):
+                raise NoReplay  # a shorter call must be the same arithmetic: never seen, but never replayed either
+            return made
+        function = _direct(function)
+        return self._step(functools.partial(function, **params) if params else function, operands, result)
+
+    def _emit(self, function: Callable[..., Any], operands: Sequence[Any]) -> Any:
+        """A step of a shorter call (`_FASTER`): function(*operands), the operands' constants given positionally."""
+        if not any(isinstance(operand, Symbol) for operand in operands):
+            return function(*operands)
+        return self._step(function, operands, function(*[self.sample(operand) for operand in operands]))
 
     def _step(self, function: Callable[..., Any], operands: Sequence[Any], result: Any) -> Symbol:
         """A step function(*operands) whose value here is `result`, or the earlier one that made it."""
@@ -367,7 +397,9 @@ class Recorder(Interpreter):
             return name
 
         names = tuple(self.symbols)
-        lines = [f"def replay({', '.join(f'v{self.symbols[name].payload}' for name in names)}):"]
+        lines = ["def replay(inputs):"]
+        for name in names:  # the names are constants of the namespace, never text in the code
+            lines.append(f"    v{self.symbols[name].payload} = inputs[{name_of(name)}]")
         for index, (function, operands, result) in enumerate(steps):
             namespace[f"f{index}"] = function
             lines.append(f"    v{result} = f{index}({', '.join(name_of(operand) for operand in operands)})")
@@ -476,63 +508,59 @@ def _float_array(value: Any) -> bool:
     return type(value) is np.ndarray and value.dtype == np.float64
 
 
-def _faster(name: str, operands: Sequence[Any], samples: Sequence[Any],
-            params: Mapping[str, Any]) -> tuple[Callable[..., Any], Sequence[Any]] | None:
-    """(function, its operands) making the same calls as primitive `name` on these operands, or None."""
-    rule = _FASTER.get(name)
-    return rule(operands, samples, **params) if rule is not None else None
+def _same_bits(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype and \
+        np.asarray(a).tobytes() == np.asarray(b).tobytes()
 
 
-def _faster_sum(operands, samples, axis=None, keepdims=False):
+# Each rule: (emit, operands, samples, **params) -> the result's symbol, made by emit(function, operands)
+# steps, or None (the table's function then makes the step).
+
+def _faster_sum(emit, operands, samples, axis=None, keepdims=False):
     # np.sum on an ndarray is exactly np.add.reduce with these arguments (numpy's _wrapreduction)
     if not _float_array(samples[0]):
         return None
-    return functools.partial(np.add.reduce, axis=_normal_axis(samples[0], axis), keepdims=keepdims), operands
+    return emit(np.add.reduce, [operands[0], _normal_axis(samples[0], axis), None, None, keepdims])
 
 
-def _faster_mean(operands, samples, axis=None, keepdims=False):
+def _faster_mean(emit, operands, samples, axis=None, keepdims=False):
     # np.mean on a float64 ndarray: np.add.reduce, then a division by the item count (numpy's _methods._mean)
     x = samples[0]
     if not _float_array(x) or x.size == 0:
         return None
     axis = _normal_axis(x, axis)
-    return _reduce_then_divide(axis, keepdims), [operands[0], np.intp(x.size if axis is None else x.shape[axis])]
-
-
-def _reduce_then_divide(axis, keepdims):
-    def mean(x, count):
-        return np.true_divide(np.add.reduce(x, axis=axis, keepdims=keepdims), count)
-    return mean
+    total = emit(np.add.reduce, [operands[0], axis, None, None, keepdims])
+    return emit(np.true_divide, [total, np.intp(x.size if axis is None else x.shape[axis])])
 
 
 def _normal_axis(x, axis):
     return None if axis is None else axis % x.ndim
 
 
-def _faster_expand(operands, samples, axis=None, mean=False, keepdims=False):
-    # mean's cotangent, broadcast_to(g, shape) / count: each entry is g / count, so g over an array of counts
+def _faster_expand(emit, operands, samples, axis=None, mean=False, keepdims=False):
+    # mean's cotangent, broadcast_to(g, shape) / count: each entry is g / count (the count as a float64, as
+    # NumPy converts it), so g over an array of counts
     g, x = samples
     if not (mean and axis is None and not keepdims and _float_array(x) and np.ndim(g) == 0
             and np.asarray(g).dtype == np.float64):
         return None
-    return np.true_divide, [operands[0], np.full(x.shape, x.size, dtype=np.intp)]
+    return emit(np.true_divide, [operands[0], np.full(x.shape, float(x.size))])
 
 
-def _faster_sum_to_like(operands, samples):
+def _faster_sum_to_like(emit, operands, samples):
+    # primitives.sum_to_shape with its decisions (all by shape) taken
     value, like = samples
     if not _float_array(value):
         return None
     shape = np.shape(like)
     extra = value.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(extra + i for i, size in enumerate(shape) if size == 1 and value.shape[extra + i] != 1)
-
-    def sum_to_like(value):  # primitives.sum_to_shape with its decisions taken
-        return (np.add.reduce(value, axis=axes, keepdims=True) if axes else value).reshape(shape)
-    return sum_to_like, operands[:1]
+    summed = emit(np.add.reduce, [operands[0], axes, None, None, True]) if axes else operands[0]
+    return emit(np.ndarray.reshape, [summed, shape])
 
 
 def _faster_matmul_grad(first: bool):
-    def rule(operands, samples):
+    def rule(emit, operands, samples):
         g, a, b = samples
         if not (_float_array(g) and _float_array(a) and _float_array(b) and a.ndim >= 2 and b.ndim >= 2):
             return None
@@ -541,24 +569,28 @@ def _faster_matmul_grad(first: bool):
         if grad.shape != (a.shape if first else b.shape):
             return None
         if first:
-            return (lambda g, b: np.matmul(g, b.swapaxes(-1, -2))), [operands[0], operands[2]]
-        return (lambda g, a: np.matmul(a.swapaxes(-1, -2), g)), [operands[0], operands[1]]
+            return emit(np.matmul, [operands[0], emit(np.ndarray.swapaxes, [operands[2], -1, -2])])
+        return emit(np.matmul, [emit(np.ndarray.swapaxes, [operands[1], -1, -2]), operands[0]])
     return rule
 
 
-def _faster_transpose(operands, samples):
-    return (np.ndarray.transpose, operands) if _float_array(samples[0]) else None
+def _faster_transpose(emit, operands, samples):
+    return emit(np.ndarray.transpose, operands) if _float_array(samples[0]) else None
 
 
-def _faster_pow(operands, samples):
+def _faster_pow(emit, operands, samples):
     # primitives.power decides by the exponent's value: only a constant one (in the key) is decided now
     if isinstance(operands[1], Symbol):
         return None
     products = power_as_products(*samples)
-    return (products, operands[:1]) if products is not None else (np.power, operands)
+    if products is None:
+        return emit(np.power, operands)
+    x = operands[0]
+    square = emit(operator.mul, [x, x])
+    return square if samples[1] == 2.0 else emit(operator.mul, [square, x])  # x*x, or (x*x)*x
 
 
-_FASTER: dict[str, Callable[..., tuple[Callable[..., Any], Sequence[Any]] | None]] = {
+_FASTER: dict[str, Callable[..., Any]] = {
     "sum": _faster_sum,
     "mean": _faster_mean,
     "expand": _faster_expand,

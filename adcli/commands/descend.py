@@ -24,6 +24,18 @@ from ..engine.tape import NUMPY, forward
 OnStep = Callable[[int, float], None]
 
 
+def _never() -> bool:
+    return False
+
+
+def _under(state: Mapping[str, str], function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function`, called under NumPy error state `state`."""
+    def call(*args: Any) -> Any:
+        with np.errstate(**state):
+            return function(*args)
+    return call
+
+
 def descend(
     compiled: Compiled,
     bindings: Mapping[str, Any],
@@ -32,7 +44,7 @@ def descend(
     steps: int,
     momentum: float = 0.0,
     on_step: OnStep | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = _never,
 ) -> Descent:
     """Take `steps` SGD steps on the scalar loss `compiled` over the `wrt` variables.
 
@@ -54,8 +66,11 @@ def descend(
     gradients: list[Any] | None = None  # at the current values, when a replay has computed them with the loss
     replay: Replay | None = None
     taken = 0
-    while taken < steps and not should_stop():
-        with np.errstate(all="ignore"):
+    caller = np.geterr()  # callbacks run under the caller's NumPy error state, the steps under "ignore"
+    should_stop = should_stop if should_stop is _never else _under(caller, should_stop)
+    on_step = None if on_step is None else _under(caller, on_step)
+    with np.errstate(all="ignore"):  # once, not per step: entering it costs as much as a few replayed calls
+        while taken < steps and not should_stop():
             if gradients is None:
                 cotangents = backward(program, values, seed, needs, NUMPY)
                 gradients = [cotangents[slot] for _, slot in trained]
@@ -73,12 +88,12 @@ def descend(
             else:
                 values, gradients = forward(program, inputs), None
                 value = values[program.output]
-        taken += 1
-        loss = float(value)
-        if first_nonfinite is None and not math.isfinite(loss):
-            first_nonfinite = taken
-        if on_step is not None:
-            on_step(taken, loss)
+            taken += 1
+            loss = float(value)
+            if first_nonfinite is None and not math.isfinite(loss):
+                first_nonfinite = taken
+            if on_step is not None:
+                on_step(taken, loss)
     result = Descent(compiled.text, taken, lr, momentum or None, loss_before, loss,
                      {name: inputs[name] for name in names}, first_nonfinite)
     result.warnings = descent_warnings(result, steps)

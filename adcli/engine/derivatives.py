@@ -510,13 +510,17 @@ def _unit_vectors(sizes: Sequence[int]) -> tuple[list[np.ndarray], int]:
 
 def value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The output's value and d(sum of output)/d(name) for each name (zeros for unused ones)."""
-    chunked = None
+    swept = None
     if not all(type(value) is float for value in inputs.values()):
-        from ..backends.chunked import chunked_value_and_gradients  # here: the scalar one-shot path never needs it
+        # here: the scalar one-shot path never needs the backends
+        from ..backends.chunked import chunked_value_and_gradients
+        from ..backends.replay import value_and_gradients_again
 
-        chunked = chunked_value_and_gradients(program, inputs, wrt)  # many points: cache-sized chunks, 2 threads
-    if chunked is not None:
-        value, grads = chunked
+        swept = chunked_value_and_gradients(program, inputs, wrt)  # many points: cache-sized chunks, 2 threads
+        if swept is None:
+            swept = value_and_gradients_again(program, inputs, wrt)  # small arrays again: a replay
+    if swept is not None:
+        value, grads = swept
     else:
         values = forward(program, inputs)
         value, grads = values[program.output], numeric_gradients(program, values, wrt)
