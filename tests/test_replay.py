@@ -446,3 +446,15 @@ def test_library_grad_in_a_loop_is_the_plain_grad(monkeypatch):
             expected_value, expected = compiled.grad(wrt=["W", "b"], **data)
         assert value == expected_value and all(identical(grads[name], expected[name]) for name in grads)
         data["W"] = data["W"] - 0.1 * grads["W"]
+
+
+def test_a_wanted_name_the_program_does_not_use_keys_the_hessian_by_its_shape(monkeypatch):
+    """The gradient program reads it (its gradient is zeros of its shape): a scalar, then an array, then a scalar."""
+    from adcli.engine import derivatives
+
+    program = adcli.compile("sin(x1) * x2").program
+    for q in (np.float64(1.0), np.ones(2), np.float64(2.0), np.ones((2, 2))):
+        inputs = {"x1": np.float64(0.3), "x2": np.float64(1.7), "q": q}
+        for wrt in (["x1", "q", "x2"], ["q"]):
+            assert same_hessian(derivatives.hessian(program, inputs, wrt), plain_hessian(monkeypatch, program, inputs, wrt))
+            assert same_jacobian(derivatives.jacobian(program, inputs, wrt), plain_jacobian(monkeypatch, program, inputs, wrt))

@@ -65,12 +65,15 @@ def kind_of(value: Any) -> Hashable:
     return (type(value), getattr(value, "dtype", None), getattr(value, "shape", None))
 
 
-def replay_key(program: Program, inputs: Mapping[str, Any], what: Hashable) -> Hashable | None:
+def replay_key(program: Program, inputs: Mapping[str, Any], what: str, wrt: Sequence[str]) -> Hashable | None:
     """The instructions, their constants' bits (0.0 and -0.0 are equal as floats, not here), `what` is
-    recorded and each input's kind; None when something in them cannot be hashed."""
+    recorded, the wanted names and the kind of each input that the program or those names read (a
+    Hessian's gradient program reads a wanted name the program does not use, for its shape); None
+    when something in them cannot be hashed."""
     constants = tuple(_constant_bits(instruction) for instruction in program.instructions if instruction.op == CONST)
-    key = (program.instructions, program.outputs, constants, what,
-           tuple((name, kind_of(inputs[name])) for name in program.variables))
+    names = (*program.variables, *[name for name in wrt if name not in program.variables])
+    key = (program.instructions, program.outputs, constants, what, tuple(wrt),
+           tuple((name, kind_of(inputs.get(name))) for name in names))
     try:
         hash(key)
     except TypeError:
@@ -128,7 +131,7 @@ def value_and_gradients_replay(program: Program, inputs: Mapping[str, Any], wrt:
     """
     if not _numpy_sweeps(program, inputs):
         return None
-    key = replay_key(program, inputs, ("value_and_gradients", tuple(wrt)))
+    key = replay_key(program, inputs, "value_and_gradients", wrt)
     return _REPLAYS.get(key, lambda: _record_value_and_gradients(program, inputs, wrt))
 
 
@@ -139,7 +142,7 @@ def value_and_gradients_again(program: Program, inputs: Mapping[str, Any],
     when the plain sweeps must run (the first call, or no replay)."""
     if not _numpy_sweeps(program, inputs):
         return None
-    key = replay_key(program, inputs, ("value_and_gradients", tuple(wrt)))
+    key = replay_key(program, inputs, "value_and_gradients", wrt)
     replay = _REPLAYS.get(key, lambda: _record_value_and_gradients(program, inputs, wrt), wait=True)
     if replay is None:
         return None
@@ -175,7 +178,7 @@ def hessian_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]
     float) and every value of the gradient program is a scalar (the batched reverse sweep
     then runs on ScalarRows, whose decisions are all by shape).
     """
-    key = replay_key(program, inputs, ("hessian", tuple(wrt)))
+    key = replay_key(program, inputs, "hessian", wrt)
     return _REPLAYS.get(key, lambda: _record_hessian(program, inputs, wrt))
 
 
@@ -210,7 +213,7 @@ def _numpy_sweeps(program: Program, inputs: Mapping[str, Any]) -> bool:
 def jacobian_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> tuple[Program | None, Replay | None]:
     """What derivatives.jacobian keeps: forward mode's tangent program, or a replay of reverse mode's sweeps
     (forward, then jacobian_reverse_sweep) when one can be made; (None, None) when neither applies."""
-    key = replay_key(program, inputs, ("jacobian", tuple(wrt)))
+    key = replay_key(program, inputs, "jacobian", wrt)
     return _REPLAYS.get(key, lambda: _record_jacobian(program, inputs, wrt))
 
 
@@ -263,6 +266,8 @@ class Symbol:
         raise NoReplay
 
     __bool__ = __float__ = __int__ = __index__ = __len__ = __iter__ = __array__ = __getitem__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # a comparison would decide from a value too
+    __hash__ = object.__hash__
 
     def _operate(self, function: Callable[..., Any], *operands: Any) -> Any:
         return self.apply.__self__.record(function, operands, {})
