@@ -458,3 +458,17 @@ def test_a_wanted_name_the_program_does_not_use_keys_the_hessian_by_its_shape(mo
         for wrt in (["x1", "q", "x2"], ["q"]):
             assert same_hessian(derivatives.hessian(program, inputs, wrt), plain_hessian(monkeypatch, program, inputs, wrt))
             assert same_jacobian(derivatives.jacobian(program, inputs, wrt), plain_jacobian(monkeypatch, program, inputs, wrt))
+
+
+def test_large_inputs_and_large_constants_make_no_replay(monkeypatch):
+    from adcli.engine import derivatives
+
+    monkeypatch.setattr(replay, "REPLAY_MAX_ELEMENTS", 16)
+    program = adcli.compile("sum(x^2)").program
+    assert replay.value_and_gradients_replay(program, {"x": np.ones(16)}, ["x"]) is not None
+    assert replay.value_and_gradients_replay(program, {"x": np.ones(17)}, ["x"]) is None
+    hessian = adcli.compile(" + ".join(f"x{i} * x{i + 1}" for i in range(1, 20))).program  # seeds of 20 rows
+    inputs = {f"x{i}": np.float64(i) for i in range(1, 21)}
+    assert replay.hessian_plan(hessian, inputs, list(inputs))[1] is None
+    assert same_hessian(derivatives.hessian(hessian, inputs, list(inputs)),
+                        plain_hessian(monkeypatch, hessian, inputs, list(inputs)))

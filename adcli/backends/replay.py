@@ -39,6 +39,9 @@ from ..engine.tape import NUMPY, SHORTCUTS, apply_numeric, forward, ones_like
 
 # Replays kept, by program, wanted names and the inputs' kinds (see `replay_key`).
 REPLAY_CACHE_SIZE = 64
+# Elements of the largest input, or constant kept in a replay (a seed, a Hessian's unit vectors), for which
+# a replay is made: beyond it NumPy's work outweighs the Python a replay saves, and the cache stays small.
+REPLAY_MAX_ELEMENTS = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -203,9 +206,11 @@ def _record_hessian(program: Program, inputs: Mapping[str, Any], wrt: Sequence[s
 
 
 def _numpy_sweeps(program: Program, inputs: Mapping[str, Any]) -> bool:
-    """Whether tape.forward sweeps this program with NumPy: some variable it reads is not a Python float."""
-    return any(instruction.op == VAR and type(inputs[instruction.variable]) is not float
-               for instruction in program.instructions)
+    """Whether tape.forward sweeps this program with NumPy (some variable it reads is not a Python
+    float) on inputs small enough for a replay."""
+    read = [inputs[instruction.variable] for instruction in program.instructions if instruction.op == VAR]
+    return any(type(value) is not float for value in read) and \
+        all(np.size(value) <= REPLAY_MAX_ELEMENTS for value in read)
 
 
 # -- Jacobians ---------------------------------------------------------------------------------
@@ -389,8 +394,9 @@ class Recorder(Interpreter):
         self.samples.append(sample)
         return Symbol(self.apply, len(self.samples) - 1)
 
-    def replay(self, outputs: Sequence[Any]) -> Replay:
-        """The steps that the outputs need, as one generated function of the inputs."""
+    def replay(self, outputs: Sequence[Any]) -> Replay | None:
+        """The steps that the outputs need, as one generated function of the inputs (None when it
+        would keep a constant larger than REPLAY_MAX_ELEMENTS)."""
         steps = _live(self.steps, outputs)
         namespace: dict[str, Any] = {}
 
@@ -415,6 +421,8 @@ class Recorder(Interpreter):
             else:
                 returned.append("None" if output is None else name_of(output))
         lines.append(f"    return ({', '.join(returned)},)")
+        if any(isinstance(value, np.ndarray) and value.size > REPLAY_MAX_ELEMENTS for value in namespace.values()):
+            return None
         # Generated from value numbers only (no text of the user's): names v<number>, c<number>, f<number>.
         exec(compile("\n".join(lines), "<adcli replay>", "exec"), namespace)  # noqa: S102
         kinds = {name: kind_of(self.samples[self.symbols[name].payload]) for name in names}
