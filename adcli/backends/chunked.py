@@ -24,10 +24,10 @@ from typing import Any, Callable, Mapping, Sequence
 from ..lazy_numpy import np
 
 from ..engine.primitives import PRIMITIVES
-from ..errors import SettingError
 from ..engine.program import CONST, VAR, Instruction, Program
 from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
 from ..engine.tape import apply_numeric
+from ..errors import SettingError
 
 # Elements per chunk: small enough that a chunk's buffers stay in the CPU cache, where whole-array
 # sweeps fault in fresh temporaries of N, and large enough that handing the GIL between the
@@ -502,7 +502,6 @@ class _Recorder(Interpreter):
         constants = {k: self.samples[k] for k in sorted(self.constants)}
         return Plan(tuple(steps), tuple(self.inputs.values()), tuple(self.inputs), constants, dtypes, buffers,
                     tuple(buffer_dtypes), in_outputs, value, tuple(name for name, _ in wanted), gradients, used)
-
 
     def _fills_read_as_numbers(self, steps: Sequence[Step]) -> list[Step]:
         """Arithmetic steps read a fill's one number, not its chunk-sized buffer (1 / v, not ones / v).
