@@ -192,3 +192,21 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
     with open(path, "rb") as file, pytest.raises(AdcliError, match="worker process stopped"):
         workers.write_results_in_parallel(file, compute, LineStream("plain"), Output(io.StringIO(), io.StringIO(),
                                                                                      False), 2)
+
+
+def _threads_setting(_: int) -> str:
+    return os.environ.get("ADCLI_THREADS", "unset")
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "1"), ("3", "3")])
+def test_worker_processes_sweep_points_on_one_thread_each_unless_told(monkeypatch, setting, expected):
+    """--jobs N processes already share the cores: two threads each would make 2N on N cores."""
+    if setting is None:
+        monkeypatch.delenv("ADCLI_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("ADCLI_THREADS", setting)
+    seen: list[str] = []
+    output = Output(io.StringIO(), io.StringIO(), False)
+    workers.run_in_order(_threads_setting, [(k,) for k in range(4)], lambda found: seen.append(found) or 0, output, 2)
+    assert seen == [expected] * 4
+    assert os.environ.get("ADCLI_THREADS") == setting  # the parent's own setting is left as it was

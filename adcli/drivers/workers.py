@@ -98,6 +98,8 @@ def _start_worker(task: Callable[..., Any], parent: int) -> None:
     global _task
     _task = task
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no traceback per worker
+    from ..backends.chunked import THREADS_VARIABLE
+    os.environ.setdefault(THREADS_VARIABLE, "1")  # the processes share the cores: a chunk sweep each, not two threads
     _end_with(parent)
 
 
