@@ -340,7 +340,7 @@ def test_a_batch_of_slice_wise_rows_is_one_call_with_the_rows_answers(name, para
     options = {**params, **({"step": -1} if name == "shift" else {"reverse": True})}
     operands, flags = ([batch], [True]) if name == "shift" else ([batch, plain], [True, False])
     rows = [primitive.forward(*(o[i] if f else o for o, f in zip(operands, flags)), **options) for i in range(4)]
-    together = derivatives._apply_batched(primitive, operands, flags, options)
+    together = derivatives.apply_batched(primitive, operands, flags, options)
     np.testing.assert_array_equal(together, np.stack(rows))
 
 

@@ -17,8 +17,8 @@ from adcli.cli.app import main
 from conftest import console_script
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-# Lines that set up an environment or need a cluster (tests/test_cluster.py runs those): bash -n only.
-NOT_RUN = re.compile(r"pip install|python3? -m venv|benchmarks/|\.ci/|--scheduler")
+# Lines that set up an environment, need a cluster (tests/test_cluster.py runs those) or are fish: bash -n only.
+NOT_RUN = re.compile(r"pip install|python3? -m venv|benchmarks/|\.ci/|--scheduler|ADCLI_SCHEDULER=|fish_source")
 # Stand-ins for the commands examples pipe from or into, and files examples read.
 PRELUDE = """
 shopt -s failglob  # an unquoted glob character ([...], *, ?) is an error, as it may expand in a user's folder
@@ -45,7 +45,8 @@ def command_lines(text: str) -> list[str]:
     found = []
     for line in joined_lines(text):
         stripped = line.strip().removeprefix("$ ")
-        if re.search(r"(^|[|&;]\s*|/)adcli\s", stripped) and not stripped.startswith(("#", "|", "`")):
+        if re.search(r"(^|[|&;]\s*|/|^(?:[A-Z_][A-Z0-9_]*=\S*\s+)+)adcli\s", stripped) \
+                and not stripped.startswith(("#", "|", "`")):
             found.append(stripped)
     return found
 
@@ -70,6 +71,7 @@ EXAMPLES = sorted(set(readme_examples()) | set(help_examples()))
 def test_examples_are_found():
     assert len(readme_examples()) >= 20 and len(help_examples()) >= 15
     assert any("linspace(0,pi,5)" in example for example in EXAMPLES)
+    assert any(example.startswith("ADCLI_THREADS=1 adcli") for example in EXAMPLES)  # led by a setting
 
 
 @pytest.fixture(scope="module")

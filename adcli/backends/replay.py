@@ -30,8 +30,8 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from ..lazy_numpy import np
 
-from ..engine.primitives import PRIMITIVES, _OnFirstCall, power_as_products
-from ..engine.derivatives import (ScalarRows, _apply_batched, gradient_program, hessian_sweeps, jacobian_mode,
+from ..engine.primitives import PRIMITIVES, OnFirstCall, power_as_products
+from ..engine.derivatives import (ScalarRows, apply_batched, gradient_program, hessian_sweeps, jacobian_mode,
                                   jacobian_reverse_sweep, jvp_program, keep_rows, shapes_of)
 from ..engine.program import CONST, VAR, Instruction, Program
 from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
@@ -472,12 +472,12 @@ class BatchRecorder(ScalarRowsRecorder):
         if not any(flags):
             return self.record(primitive.forward, raw, params, name)  # batched_apply's plain call
         if not any(isinstance(value, Symbol) for value in raw):
-            return Handle(self.apply, _apply_batched(primitive, raw, flags, params))
+            return Handle(self.apply, apply_batched(primitive, raw, flags, params))
         samples = [self.sample(value) for value in raw]
         if primitive.elementwise:
             rank = max(getattr(value, "ndim", 0) - flag for value, flag in zip(samples, flags))
             if all(not flag or rank == value.ndim - 1 for value, flag in zip(samples, flags)):
-                # _apply_batched would align nothing: its call is the primitive's own
+                # apply_batched would align nothing: its call is the primitive's own
                 return Handle(self.apply, self.record(primitive.forward, raw, params, name))
         if name == "sum_to_like" and flags == [True, False] and samples[0].shape[1:] == np.shape(samples[1]):
             return operands[0]  # _sum_rows_to hands back the rows when their shape is already the operand's
@@ -486,12 +486,12 @@ class BatchRecorder(ScalarRowsRecorder):
 
 
 def _batched_call(primitive: Any, flags: tuple[bool, ...], params: Mapping[str, Any], *operands: Any) -> Any:
-    return _apply_batched(primitive, list(operands), list(flags), dict(params))
+    return apply_batched(primitive, list(operands), list(flags), dict(params))
 
 
 def _direct(function: Callable[..., Any]) -> Callable[..., Any]:
     """The NumPy function a table entry looks up at its first call (made by now), without the lookup."""
-    if type(function) is not _OnFirstCall:  # a subclass (primitives.power) decides more than the lookup
+    if type(function) is not OnFirstCall:  # a subclass (primitives.power) decides more than the lookup
         return function
     return function.function if function.function is not None else function
 

@@ -283,10 +283,11 @@ def batched_apply(name: str, *operands: Any, **params: Any) -> Any:
     primitive = PRIMITIVES[name]
     if not any(flags):
         return primitive.forward(*raw, **params)
-    return Handle(batched_apply, _apply_batched(primitive, raw, flags, params))
+    return Handle(batched_apply, apply_batched(primitive, raw, flags, params))
 
 
-def _apply_batched(primitive, operands: list[Any], flags: list[bool], params: dict) -> np.ndarray:
+def apply_batched(primitive, operands: list[Any], flags: list[bool], params: dict) -> np.ndarray:
+    """The primitive on operands of which those flagged carry a batch of rows along a new first axis."""
     count = next(len(value) for value, flag in zip(operands, flags) if flag)
     if primitive.elementwise:
         rank = max(getattr(value, "ndim", 0) - flag for value, flag in zip(operands, flags))

@@ -55,7 +55,7 @@ class Primitive(NamedTuple):  # a NamedTuple: a frozen dataclass costs every sta
     by_operators: Callable[..., Any] | None = None
 
 
-class _OnFirstCall:
+class OnFirstCall:
     """`<module>.<name>`, looked up at its first call: building the table must import neither NumPy
     nor series.py (which only Taylor mode needs)."""
 
@@ -77,12 +77,12 @@ def _series_module() -> Any:
     return series
 
 
-def _numpy(name: str) -> _OnFirstCall:  # as the table spells it: _numpy("sin")
-    return _OnFirstCall(lambda: np, name)
+def _numpy(name: str) -> OnFirstCall:  # as the table spells it: _numpy("sin")
+    return OnFirstCall(lambda: np, name)
 
 
-def _series(name: str) -> _OnFirstCall:  # the Taylor rule series.<name>: _series("sin")
-    return _OnFirstCall(_series_module, name)
+def _series(name: str) -> OnFirstCall:  # the Taylor rule series.<name>: _series("sin")
+    return OnFirstCall(_series_module, name)
 
 
 def sum_to_shape(value: Any, shape: tuple[int, ...]) -> Any:
@@ -306,7 +306,7 @@ def _is_integer(x: Any) -> Any:
     return np.equal(np.floor(x), x)
 
 
-class _Power(_OnFirstCall):
+class _Power(OnFirstCall):
     """x^y as PyTorch computes a float64 tensor to a number: x*x for 2, x*x*x for 3, else NumPy's power.
 
     aten's pow multiplies for those two exponents, which is also several times cheaper than pow.
