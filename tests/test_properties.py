@@ -327,7 +327,10 @@ def test_unparse_round_trip(program, point):
     value_again, grads_again = again.grad(**point)
     assert same(value, value_again), (program.text, text)
     assert set(grads) == set(grads_again)
-    assert all(same(grads[v], grads_again[v]) for v in grads), (program.text, text)
+    # The printed text may list the same operations in another order (a definition's tanh(x) first or
+    # later), and the reverse sweep then adds a variable's contributions in that order: an ulp or two apart.
+    assert all(np.allclose(grads[v], grads_again[v], rtol=1e-13, atol=1e-300, equal_nan=True) for v in grads), \
+        (program.text, text)
     assert to_text(again.program) == text  # printing is a fixed point after one round
 
 
@@ -383,3 +386,9 @@ def test_random_text_through_the_cli_never_prints_a_traceback(cli, text):
     assert "Traceback" not in run.stderr
     if run.exit_code == 1:
         assert run.stderr.startswith("adcli: error: ")
+
+
+def test_unparse_round_trip_where_printing_reorders_the_reverse_sweep():
+    """Found by CI: the printed text computes tanh(x) later, so x's gradient is summed in another order."""
+    text = "d0 = (tanh(x));d1 = x\nsin(log((-x)^2 + .5, (x+d0)^2 + .5 + 1))"
+    test_unparse_round_trip.hypothesis.inner_test(RandomProgram(text, None, {}), {"x": 1.0, "y": 0.0, "z": 0.0})
