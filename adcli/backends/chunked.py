@@ -25,7 +25,7 @@ from ..lazy_numpy import np
 
 from ..engine.primitives import PRIMITIVES
 from ..engine.program import CONST, VAR, Instruction, Program
-from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
+from ..engine.sweeps import Handle, Interpreter, depends_on, value_and_cotangents
 from ..engine.tape import apply_numeric
 from ..errors import SettingError
 
@@ -324,12 +324,7 @@ def make_plan(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -
     recorder = _Recorder()
     try:
         with np.errstate(all="ignore"):
-            handles = evaluate(program, inputs, recorder)
-            output = handles[program.output]
-            if not isinstance(output, _Symbol):
-                raise _NoPlan
-            seed = recorder.fill(1.0, output)  # numeric_gradients' seed, ones_like(value)
-            cotangents = backward(program, handles, {program.output: seed}, depends_on(program, wrt), recorder)
+            output, cotangents = value_and_cotangents(program, inputs, recorder, recorder.seed, wrt)
     except _NoPlan:
         return False
     slots = program.variable_slots()
@@ -421,6 +416,12 @@ class _Recorder(Interpreter):
         if not any(isinstance(operand, _Symbol) for operand in operands):
             return function(*operands, **params)
         return self._result(function, operands, params, function(*self._samples(operands), **params))
+
+    def seed(self, output: Any) -> _Symbol:
+        """numeric_gradients' seed, ones_like(value), for an output computed in the chunk."""
+        if not isinstance(output, _Symbol):
+            raise _NoPlan
+        return self.fill(1.0, output)
 
     def fill(self, constant: Any, like: _Symbol) -> _Symbol:
         """np.broadcast_to(constant, like's shape).copy(): an array of one number, the same in every chunk."""

@@ -34,7 +34,7 @@ from ..engine.primitives import PRIMITIVES, OnFirstCall, power_as_products
 from ..engine.derivatives import (ScalarRows, apply_batched, gradient_program, hessian_sweeps, jacobian_mode,
                                   jacobian_reverse_sweep, jvp_program, keep_rows, shapes_of)
 from ..engine.program import CONST, VAR, Instruction, Program
-from ..engine.sweeps import Handle, Interpreter, backward, depends_on, evaluate
+from ..engine.sweeps import Handle, Interpreter, evaluate, value_and_cotangents
 from ..engine.tape import NUMPY, SHORTCUTS, apply_numeric, forward, ones_like
 
 # Replays kept, by program, wanted names and the inputs' kinds (see `replay_key`).
@@ -160,11 +160,9 @@ def value_and_gradients_again(program: Program, inputs: Mapping[str, Any],
 def _record_value_and_gradients(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> Replay | None:
     recorder = Recorder()
     try:
-        with np.errstate(all="ignore"):
-            handles = evaluate(program, inputs, recorder)
-            output = handles[program.output]
-            seed = ones_like(recorder.sample(output))  # numeric_gradients' seed: of the value's shape only
-            cotangents = backward(program, handles, {program.output: seed}, depends_on(program, wrt), recorder)
+        with np.errstate(all="ignore"):  # numeric_gradients' seed: of the value's shape only
+            output, cotangents = value_and_cotangents(program, inputs, recorder,
+                                                      lambda value: ones_like(recorder.sample(value)), wrt)
     except Exception:  # noqa: BLE001 - whatever the recording meets, the plain sweep handles (and reports)
         return None
     slots = program.variable_slots()

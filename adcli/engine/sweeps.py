@@ -159,3 +159,12 @@ class Handle:
     def __truediv__(self, other): return self.apply("div", self, other)
     def __rtruediv__(self, other): return self.apply("div", other, self)
     def __neg__(self): return self.apply("neg", self)
+
+
+def value_and_cotangents(program: Program, inputs: Mapping[str, Any], interpreter: Interpreter,
+                         seed_of: Callable[[Any], Any], wrt: Sequence[str]) -> tuple[Any, list[Any]]:
+    """The forward sweep, then the reverse sweep from `seed_of(output)` towards `wrt`, on one interpreter:
+    the output's handle and every slot's cotangent (what numeric_gradients does, for recording interpreters)."""
+    handles = evaluate(program, inputs, interpreter)
+    output = handles[program.output]
+    return output, backward(program, handles, {program.output: seed_of(output)}, depends_on(program, wrt), interpreter)
