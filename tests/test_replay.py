@@ -118,6 +118,17 @@ def test_a_constant_gradient_is_a_fresh_array_each_run():
     assert np.array_equal(second, [1.0, 2.0, 3.0])
 
 
+def test_a_gradient_picked_by_a_scalar_condition_is_a_fresh_array_each_call():
+    """where(s > 0, a, b) hands a's cotangent, the seed, back through where's shortcut: a caller writing
+    into one call's gradient must not change the next call's (the plain sweep makes a new seed each time)."""
+    compiled = adcli.compile("where(s > 0, a, b)")
+    bindings = {"s": 1.0, "a": np.array([1.0, 2.0, 3.0]), "b": np.array([4.0, 5.0, 6.0])}
+    for _ in range(4):  # the plain sweeps, then a recording, then replays
+        gradient = compiled.grad(**bindings)[1]["a"]
+        assert np.array_equal(gradient, [1.0, 1.0, 1.0])
+        gradient[:] = 99.0
+
+
 def test_a_scalar_condition_is_decided_at_each_run():
     """relu's VJP picks g or 0 by the value: one replay, recorded at s = 1, must follow s = -1 and s = 0."""
     program = adcli.compile("relu(s) * 3 + max(s, 0)").program

@@ -320,7 +320,8 @@ class Recorder(Interpreter):
         if name in SHORTCUTS:
             if name == "where" and isinstance(operands[0], Symbol) and np.ndim(samples[0]) == 0:
                 # where(x > 0, a, b) with a scalar x picks an operand by x's value: the step is the deciding call
-                return self.record(functools.partial(apply_numeric, name), operands, params)
+                constants = tuple(not isinstance(operand, Symbol) for operand in operands)
+                return self.record(functools.partial(_where_picking_a_copy, constants), operands, params)
             # Else the shortcut decides from constants, types and shapes (all in the key): decide now.
             found = apply_numeric(name, *samples, **params)
             for operand, sample in zip(operands, samples):
@@ -481,6 +482,13 @@ class BatchRecorder(ScalarRowsRecorder):
             return operands[0]  # _sum_rows_to hands back the rows when their shape is already the operand's
         call = functools.partial(_batched_call, primitive, tuple(flags), params)
         return Handle(self.apply, self.record(call, raw, {}))
+
+
+def _where_picking_a_copy(constants: tuple[bool, ...], *operands: Any) -> Any:
+    """apply_numeric's where, which may hand back an operand itself: a copy when that operand is a constant
+    the replay keeps (the plain sweep makes its constants anew, so a caller may write into what it gets)."""
+    found = apply_numeric("where", *operands)
+    return found.copy() if any(constant and found is operand for constant, operand in zip(constants, operands)) else found
 
 
 def _batched_call(primitive: Any, flags: tuple[bool, ...], params: Mapping[str, Any], *operands: Any) -> Any:
