@@ -116,6 +116,42 @@ def test_scalar_inputs_are_part_of_the_plan_key(small_chunks):
         check_against_plain_sweep("x^a + a*y", scalars={"a": a})
 
 
+def test_programs_that_differ_only_in_the_sign_of_a_zero_slope_have_their_own_plans(small_chunks):
+    """leaky_relu's slope is a parameter, not a constant: -0.0 and 0.0 are equal floats, but give other zeros."""
+    for text in ("1 / leaky_relu(x, -0)", "1 / leaky_relu(x, 0)", "1 / leaky_relu(x, -0)"):
+        check_against_plain_sweep(text)
+
+
+def test_threads_share_the_plan_cache(monkeypatch):
+    """Many keys from several threads: the oldest plans go out without two threads dropping the same one."""
+    import sys
+    import threading
+
+    monkeypatch.setattr(chunked, "make_plan", lambda program, inputs, wrt: False)
+    program = adcli.compile("x * 2").program
+    errors = []
+
+    def keys(worker):
+        try:
+            for i in range(3000):
+                chunked.plan_for(program, {"x": np.float64(worker * 10_000 + i)}, ["x"])  # a scalar's bits key a plan
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # a thread switch between most bytecodes: where a race would show
+    try:
+        threads = [threading.Thread(target=keys, args=(worker,)) for worker in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+    assert len(chunked._PLANS.found) == chunked.PLAN_CACHE_SIZE
+
+
 def test_a_cached_plan_does_not_see_a_scalar_changed_in_place(small_chunks):
     program = adcli.compile("x * a").program
     a = np.array(2.0)

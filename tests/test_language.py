@@ -148,6 +148,13 @@ def test_cbrt_is_the_real_root_and_fractional_power_of_a_negative_is_nan():
     assert math.isnan(value("x^(1/3)", x=-8))
 
 
+def test_calls_that_differ_only_in_the_sign_of_a_zero_parameter_are_two_calls():
+    """-1 * -0.0 is 0.0 and -1 * 0.0 is -0.0: the slopes are equal floats, but the calls are not the same."""
+    compiled = adcli.compile("1/leaky_relu(x, 0) + 1/leaky_relu(x, -0)")
+    assert sum(instruction.op == "leaky_relu" for instruction in compiled.program.instructions) == 2
+    assert math.isnan(compiled.eval(x=-1.0))  # -inf + inf
+
+
 def test_two_argument_max_and_min_are_elementwise():
     assert value("max(x, 2)", x=3) == 3.0
     assert value("min(x, 2)", x=3) == 2.0

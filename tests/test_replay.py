@@ -164,6 +164,15 @@ def test_programs_that_differ_only_in_the_sign_of_a_zero_have_their_own_replays(
                                                          plain(program, inputs, ["x"])))
 
 
+def test_programs_that_differ_only_in_the_sign_of_a_zero_parameter_have_their_own_replays():
+    inputs = {"x": np.array([1.0, -2.0])}
+    for text in ("sum(1 / leaky_relu(x, 0))", "sum(1 / leaky_relu(x, -0))", "sum(1 / elu(x, -0))", "sum(1 / elu(x, 0))"):
+        program = adcli.compile(text).program
+        with np.errstate(all="ignore"):
+            assert all(identical(a, b) for a, b in zip(replay.value_and_gradients_replay(program, inputs, ["x"])(inputs),
+                                                       plain(program, inputs, ["x"])))
+
+
 def test_the_cache_is_bounded(monkeypatch):
     cache = replay.ReplayCache(size=3)
     monkeypatch.setattr(replay, "_REPLAYS", cache)

@@ -28,6 +28,7 @@ from ..engine.program import CONST, VAR, Instruction, Program
 from ..engine.sweeps import Handle, Interpreter, depends_on, value_and_cotangents
 from ..engine.tape import apply_numeric
 from ..errors import SettingError
+from .replay import ReplayCache, exact_numbers
 
 # Elements per chunk: small enough that a chunk's buffers stay in the CPU cache, where whole-array
 # sweeps fault in fresh temporaries of N, and large enough that handing the GIL between the
@@ -287,27 +288,21 @@ class Plan:
 
 def plan_for(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> Plan | None:
     """The cached plan for this program, these names and inputs like these (None when one cannot be made)."""
-    key = _plan_key(program, inputs, wrt)
-    found = _PLANS.get(key) if key is not None else None
-    if found is None:
-        found = make_plan(program, inputs, wrt)
-        if key is not None:
-            if len(_PLANS) >= PLAN_CACHE_SIZE:
-                del _PLANS[next(iter(_PLANS))]
-            _PLANS[key] = found
-    return found or None
+    return _PLANS.get(_plan_key(program, inputs, wrt), lambda: make_plan(program, inputs, wrt)) or None
 
 
-_PLANS: dict[Any, Plan | bool] = {}  # a cache (False: no plan for that key)
+_PLANS = ReplayCache(PLAN_CACHE_SIZE)  # a plan, or False (no plan) for each key; locked: threads share it
 
 
 def _plan_key(program: Program, inputs: Mapping[str, Any], wrt: Sequence[str]) -> Any:
-    """What a plan depends on: the instructions, the names, each array's dtype and each scalar's exact value and type."""
+    """What a plan depends on: the instructions and their numbers' bits, the names, each array's dtype and
+    each scalar's exact value and type."""
     def kind(value: Any) -> Any:
         array = np.asarray(value)
         return ("array", array.dtype.str) if array.ndim else (type(value).__qualname__, array.dtype.str, array.tobytes())
 
-    key = (program.instructions, program.output, tuple(wrt), tuple((name, kind(inputs[name])) for name in program.variables))
+    key = (program.instructions, exact_numbers(program), program.output, tuple(wrt),
+           tuple((name, kind(inputs[name])) for name in program.variables))
     try:
         hash(key)
     except TypeError:

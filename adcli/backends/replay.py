@@ -33,7 +33,7 @@ from ..lazy_numpy import np
 from ..engine.primitives import PRIMITIVES, OnFirstCall, power_as_products
 from ..engine.derivatives import (ScalarRows, apply_batched, gradient_program, hessian_sweeps, jacobian_mode,
                                   jacobian_reverse_sweep, jvp_program, keep_rows, shapes_of)
-from ..engine.program import CONST, VAR, Instruction, Program
+from ..engine.program import CONST, VAR, Instruction, Program, exact_params
 from ..engine.sweeps import Handle, Interpreter, evaluate, value_and_cotangents
 from ..engine.tape import NUMPY, SHORTCUTS, apply_numeric, forward, ones_like
 
@@ -69,19 +69,25 @@ def kind_of(value: Any) -> Hashable:
 
 
 def replay_key(program: Program, inputs: Mapping[str, Any], what: str, wrt: Sequence[str]) -> Hashable | None:
-    """The instructions, their constants' bits (0.0 and -0.0 are equal as floats, not here), `what` is
-    recorded, the wanted names and the kind of each input that the program or those names read (a
-    Hessian's gradient program reads a wanted name the program does not use, for its shape); None
-    when something in them cannot be hashed."""
-    constants = tuple(_constant_bits(instruction) for instruction in program.instructions if instruction.op == CONST)
+    """The instructions with the bits of their numbers (`exact_numbers`), `what` is recorded, the wanted
+    names and the kind of each input that the program or those names read (a Hessian's gradient
+    program reads a wanted name the program does not use, for its shape); None when something in
+    them cannot be hashed."""
     names = (*program.variables, *[name for name in wrt if name not in program.variables])
-    key = (program.instructions, program.outputs, constants, what, tuple(wrt),
+    key = (program.instructions, program.outputs, exact_numbers(program), what, tuple(wrt),
            tuple((name, kind_of(inputs.get(name))) for name in names))
     try:
         hash(key)
     except TypeError:
         return None
     return key
+
+
+def exact_numbers(program: Program) -> Hashable:
+    """The bits of each constant and parameter, for keys: instructions compare their numbers as floats, in
+    which 0.0 and -0.0 are equal (and a nan is only itself)."""
+    return tuple(_constant_bits(instruction) if instruction.op == CONST else exact_params(instruction.params)
+                 for instruction in program.instructions if instruction.op != VAR)
 
 
 def _constant_bits(instruction: Instruction) -> Hashable:

@@ -69,8 +69,15 @@ def _memo_key(op: str, args: tuple[int, ...], params: tuple) -> Any:
             return (CONST, value.hex())  # hex keeps -0.0 apart from 0.0
         return None
     if op in COMMUTATIVE:
-        return (op, tuple(sorted(args)), params)  # a*b and b*a share a slot
-    return (op, args, params)
+        return (op, tuple(sorted(args)), exact_params(params))  # a*b and b*a share a slot
+    return (op, args, exact_params(params))
+
+
+def exact_params(params: tuple) -> tuple:
+    """Static parameters as a key that keeps apart what equal floats do not: leaky_relu's slope -0.0 and 0.0."""
+    if not params:
+        return params
+    return tuple((key, (float, value.hex()) if type(value) is float else value) for key, value in params)
 
 
 @functools.lru_cache(maxsize=4096)
