@@ -39,3 +39,48 @@ def test_threads_get_what_one_thread_gets():
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(answers, seeds))
     assert all(same(a, b) for a, b in zip(alone, together))
+
+
+class _YieldingLock:
+    """The parser's lock, giving the other threads their turn right after each release (as a scheduler may)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+
+    def __exit__(self, *exception) -> None:
+        import time
+
+        self.lock.release()
+        time.sleep(0.001)
+
+
+def test_threads_compiling_at_once_each_get_their_own_program(monkeypatch):
+    """The parser is shared: what a parse built must be read before the next parse, in any thread, resets it."""
+    from adcli.language import parser as parser_module
+
+    for accelerated in (True, False):  # programs, and --at values
+        monkeypatch.setattr(parser_module.parser(accelerated), "_lock", _YieldingLock())
+
+    def compile_many(worker: int) -> list:
+        wrong = []
+        for i in range(25):
+            text = f"x * {worker} + {i}"
+            program = parser_module.compile_program(text)
+            value = parser_module.compile_value(f"{worker} * 100 + {i}", {})
+            if program.text != text or forward_value(program) != worker * 2 + i or value != worker * 100 + i:
+                wrong.append(text)
+        return wrong
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(compile_many, range(4)), []) == []
+
+
+def forward_value(program) -> float:
+    from adcli.engine.tape import forward
+
+    return forward(program, {"x": 2.0})[program.output]

@@ -631,16 +631,18 @@ class Parser:
                           lexer_callbacks=callbacks, cache=_cache_path(grammar, cython=bool(plugins)))
         self._lock = _thread.allocate_lock()  # not threading's: importing that module costs start-up
 
-    def compile(self, text: str, constructors: dict[str, Callable] | None = None) -> tuple[_Compiler, Node]:
+    def compile(self, text: str, constructors: dict[str, Callable] | None = None,
+                finish: Callable[[_Compiler], Any] | None = None) -> Any:
+        """`finish(compiler)` after parsing `text`, called while the lock is held (the next parse, in any
+        thread, resets the compiler); without `finish`, (compiler, result) for one thread's use."""
         with self._lock:
-            self._parse(text, constructors)
-            return self._compiler, self._compiler.result
+            compiler = self._parse(text, constructors)
+            return finish(compiler) if finish is not None else (compiler, compiler.result)
 
     def compile_after(self, prelude: Prelude, text: str) -> Program:
         """The program of `prelude.text`, a new line and `text`, parsing `text` alone."""
         with self._lock:
-            compiler = self._parse(text, None, prelude)
-            return compiler.builder.build((compiler.result.slot,), tuple(compiler.variables), compiler.where)
+            return _program(self._parse(text, None, prelude))
 
     def extend(self, prelude: Prelude, definition: str) -> Prelude:
         """The prelude with one more line of definitions, parsing that line alone."""
@@ -910,8 +912,11 @@ def compile_program(text: str, accelerated: bool = True) -> Program:
     """Compile a program (definitions, a final expression, an optional where clause)."""
     if not text.strip() or all(not line.split("#")[0].strip() for line in text.splitlines()):
         raise ParseError("empty program", text, None)
-    compiler, result = parser(accelerated).compile(text)
-    return compiler.builder.build((result.slot,), tuple(compiler.variables), compiler.where)
+    return parser(accelerated).compile(text, finish=_program)
+
+
+def _program(compiler: _Compiler) -> Program:
+    return compiler.builder.build((compiler.result.slot,), tuple(compiler.variables), compiler.where)
 
 
 def compile_value(text: str, constructors: dict[str, Callable]) -> Any:
@@ -921,7 +926,9 @@ def compile_value(text: str, constructors: dict[str, Callable]) -> Any:
     """
     if not text.strip():
         raise BindingError("empty value", text, None)
-    compiler, result = parser(accelerated=False).compile(text, constructors)
-    if compiler.definitions or compiler.where:
-        raise BindingError("a value is one expression (no definitions or where)", text, None)
-    return compiler._constant(result, "a value")
+    def value(compiler: _Compiler) -> Any:
+        if compiler.definitions or compiler.where:
+            raise BindingError("a value is one expression (no definitions or where)", text, None)
+        return compiler._constant(compiler.result, "a value")
+
+    return parser(accelerated=False).compile(text, constructors, value)
