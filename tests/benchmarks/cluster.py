@@ -7,7 +7,8 @@ For each input (CSV and Parquet of the same points) it times `adcli grad F --poi
 a Dask cluster of two worker processes (a separate `dask scheduler` and two `dask worker`s,
 started once, so the times are runs, not cluster start-ups), alternating the contenders
 round by round, and prints the medians, throughput per worker as a ratio to one process,
-and each worker's peak resident memory (which should not grow with the number of points).
+and each worker's peak resident memory after the CSV runs and after both inputs (neither should
+grow with the number of points; `ADCLI_BLOCK_BYTES` sets a CSV partition's size).
 Needs `pip install 'adcli[dask]'`.
 """
 
@@ -92,6 +93,7 @@ def main() -> None:
             print(f"{options.points:,} points of {FORMULA}, median of {options.rounds} rounds, 2 cores")
             print("| input | one process | fork pool (2) | Dask (2 workers) | per worker vs one process |")
             print("|---|---|---|---|---|")
+            peaks: dict[str, list[float]] = {}
             for kind, path in inputs.items():
                 base = ADCLI + ["grad", FORMULA, "--points", str(path), "--format", "csv"]
                 contenders = {"one": base + ["--jobs", "1"], "pool": base + ["--jobs", "2"],
@@ -104,7 +106,9 @@ def main() -> None:
                 per_worker = median["one"] / median["dask"] / 2
                 print(f"| {kind} | {median['one']:.2f} s | {median['pool']:.2f} s ({median['one'] / median['pool']:.2f}x)"
                       f" | {median['dask']:.2f} s ({median['one'] / median['dask']:.2f}x) | {per_worker:.2f} |")
-            print("peak resident memory per worker (MiB):", ", ".join(f"{peak:.0f}" for peak in worker_peaks(address)))
+                peaks[kind] = worker_peaks(address)  # the peak so far: after CSV, then after both inputs
+            for kind, values in peaks.items():
+                print(f"peak resident memory per worker after {kind} (MiB):", ", ".join(f"{peak:.0f}" for peak in values))
         finally:
             for process in processes:
                 os.killpg(process.pid, 9)
