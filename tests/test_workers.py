@@ -6,7 +6,9 @@ import io
 import json
 import os
 import select
+import signal
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -210,3 +212,18 @@ def test_worker_processes_sweep_points_on_one_thread_each_unless_told(monkeypatc
     workers.run_in_order(_threads_setting, [(k,) for k in range(4)], lambda found: seen.append(found) or 0, output, 2)
     assert seen == [expected] * 4
     assert os.environ.get("ADCLI_THREADS") == setting  # the parent's own setting is left as it was
+
+
+def _sigint_state(_: int) -> tuple[bool, Any]:
+    return signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, set()), signal.getsignal(signal.SIGINT)
+
+
+def test_workers_are_forked_with_ctrl_c_blocked_and_ignore_it():
+    """A Ctrl-C between a worker's fork and its start-up used to end the worker with a traceback of its
+    own: the workers come from the fork with SIGINT blocked (so nothing can arrive before they ignore
+    it), while the parent blocks it only for the forking moment."""
+    seen: list[Any] = []
+    output = Output(io.StringIO(), io.StringIO(), False)
+    workers.run_in_order(_sigint_state, [(k,) for k in range(4)], lambda found: seen.append(found) or 0, output, 2)
+    assert seen == [(True, signal.SIG_IGN)] * 4
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())

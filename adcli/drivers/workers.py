@@ -98,9 +98,25 @@ def _start_worker(task: Callable[..., Any], parent: int) -> None:
     global _task
     _task = task
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no traceback per worker
+    # (it came blocked from the fork, see `_sigint_held`, and stays so: ignored, a pending one is dropped)
     from ..backends.chunked import THREADS_VARIABLE
     os.environ.setdefault(THREADS_VARIABLE, "1")  # the processes share the cores: a chunk sweep each, not two threads
     _end_with(parent)
+
+
+class _sigint_held:
+    """SIGINT blocked in this thread meanwhile, so a worker forked meanwhile starts with it blocked.
+
+    A Ctrl-C between a worker's fork and its `_start_worker` (which ignores SIGINT) would
+    otherwise stop it with a traceback of its own. A Ctrl-C that comes meanwhile waits, and
+    this process gets it as the block ends.
+    """
+
+    def __enter__(self) -> None:
+        self.before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def __exit__(self, *exception: Any) -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.before)
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when the thread that forked it ends
@@ -181,7 +197,8 @@ def run_in_order(task: Callable[..., T], arguments: Iterable[tuple], write: Call
                 break
             if each is None:
                 break
-            pending.append(pool.submit(_run_task, each))
+            with _sigint_held():
+                pending.append(pool.submit(_run_task, each))  # the first submit forks the workers
             if len(pending) > AHEAD * jobs:
                 failed |= write(pending.popleft().result())
         while pending:
