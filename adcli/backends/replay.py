@@ -15,7 +15,10 @@ writes into one), so a replay gives bit for bit what `forward` and `backward` gi
 plain sweep decides something from a value (the `where` and `pow` shortcuts of
 tape.NumPyValues), the step is the deciding call itself, so the decision is taken anew.
 A replay only depends on what its key holds: the program with its constants' bits, the
-wanted names, and each input's type, dtype and shape (never a value).
+wanted names, and each input's type, dtype and shape (never a value). And a replay never
+hands out an object it keeps (a constant, the seed): the plain sweep makes those anew at
+each call, so a caller may write into what it gets, and a kept one would carry that write
+into every later call.
 """
 
 from __future__ import annotations
