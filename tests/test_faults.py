@@ -165,10 +165,18 @@ def many_programs(tmp_path):
     return path
 
 
+def _default_stop_signals() -> None:
+    """The child as a terminal would start it: under nohup or a background job, pytest hands down SIGHUP or
+    SIGINT ignored, and adcli rightly keeps what it was given."""
+    for stop in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_DFL)
+
+
 def start_with_workers(path, read_output: bool) -> subprocess.Popen:
     """A `--jobs 2` run in its own process group, its output to a pipe that is read or left full."""
     process = subprocess.Popen(console_script() + ["grad", "--file", str(path), "--jobs", "2", "--format", "json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=_default_stop_signals)
     if read_output:
         threading.Thread(target=process.stdout.read, daemon=True).start()
     assert wait_for(lambda: len(group_members(process.pid)) >= 3), "the two workers never started"
