@@ -79,10 +79,15 @@ def test_a_usage_error_with_a_closed_output_still_says_what_is_wrong():
 
 
 @pytest.mark.parametrize("command", [["grad", "-", "--at", "x=1"], ["eval", "x", "--points", "-"],
-                                     ["eval", "--points", "-", "x"]])
+                                     ["eval", "--points", "-", "x"], ["repl"]])
 def test_a_closed_standard_input_is_an_error(command):
     done = subprocess.run(console_script() + command, capture_output=True, preexec_fn=lambda: os.close(0), timeout=60)
     assert (done.returncode, done.stderr.decode()) == (1, "adcli: error: cannot read standard input: it is closed\n")
+
+
+def test_adcli_alone_with_a_closed_standard_input_prints_the_help():
+    done = subprocess.run(console_script(), capture_output=True, preexec_fn=lambda: os.close(0), timeout=60)
+    assert done.returncode == 2 and b"Usage: adcli" in done.stdout and done.stderr == b""
 
 
 def test_a_closed_standard_input_does_not_matter_to_a_one_shot_command():

@@ -129,6 +129,20 @@ def test_a_clean_script_exits_0(cli):
     assert run.exit_code == 0 and run.stdout == "9.0\n" and run.stderr == ""
 
 
+def test_a_script_is_read_as_batch_mode_reads_programs(cli, monkeypatch):
+    """A byte-order mark is dropped, a line that is not UTF-8 fails alone, and a line past the limit is the last
+    one read (`adcli repl < /dev/zero` would otherwise grow without end)."""
+    from adcli.drivers import batch
+
+    monkeypatch.setattr(batch, "MAX_LINE_BYTES", 64)
+    script = "\ufeffx = 2\nx + 1\n".encode() + b"\xff + x\nx + 2\n" + b"1" * 100 + b"\nx + 3\n"
+    run = cli("repl", input=script)
+    assert run.exit_code == 1
+    assert run.stdout == "3.0\n4.0\n"
+    assert "adcli: error: the line is not UTF-8 text (byte 0xff) (at column 1)" in run.stderr
+    assert "adcli: error: the line is longer than 64 bytes, the limit for one line" in run.stderr
+
+
 def test_the_console_script_replays_a_session(adcli_process):
     run = adcli_process("repl", input="x = 3\ngrad x^2\n")
     assert run.exit_code == 0

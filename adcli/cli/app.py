@@ -469,7 +469,7 @@ def main(context: click.Context) -> None:
     # NumPy's own RuntimeWarnings ("Mean of empty slice") would bypass adcli's warnings.
     warnings.simplefilter("ignore", RuntimeWarning)
     if context.invoked_subcommand is None:
-        if sys.stdin.isatty() and sys.stdout.isatty():
+        if sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
             from .repl import run as run_session
             context.exit(run_session(None, None, interactive=True))
         click.echo(context.get_help())
@@ -480,7 +480,8 @@ def main(context: click.Context) -> None:
 @click.option("--digits", type=click.IntRange(1, 17), default=None,
               help="Significant digits to print (default: full round-trip precision).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for rand(...) and randn(...) in values.")
-def repl_command(digits: int | None, seed: int | None) -> None:
+@reports_errors
+def repl_command(digits: int | None, seed: int | None) -> int:
     """Open an interactive session; fed a script on standard input, run its lines without prompts.
 
     A line is a definition (f(x) = x^2 sin(x), kept for later lines), a binding (x = 2),
@@ -494,7 +495,9 @@ def repl_command(digits: int | None, seed: int | None) -> None:
     """
     from .repl import run as run_session
 
-    sys.exit(run_session(digits, seed, interactive=sys.stdin.isatty()))
+    if sys.stdin is None:  # closed when adcli started (`<&-`)
+        raise BindingError("cannot read standard input: it is closed")
+    return run_session(digits, seed, interactive=sys.stdin.isatty())
 
 
 @main.command("eval")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, BinaryIO, Callable, Iterator
 
 from ..drivers.session import COMMAND_WORDS, OPTION_WORDS, Reply, Session
 from ..errors import AdcliError
@@ -45,7 +45,7 @@ def run(digits: int | None, seed: int | None, interactive: bool) -> int:
 
     table = constructors(generator)
     session = Session(lambda text: parse_value(text, table))
-    lines = _prompted_lines(session) if interactive else _script_lines(sys.stdin)
+    lines = _prompted_lines(session) if interactive else _script_lines(sys.stdin.buffer)
     failed = False
     while True:
         try:
@@ -59,8 +59,11 @@ def run(digits: int | None, seed: int | None, interactive: bool) -> int:
             print()
 
 
-def _answer(session: Session, line: str, digits: int | None, interactive: bool) -> bool:
-    """Run one line and show what it gave; False when it failed."""
+def _answer(session: Session, line: str | AdcliError, digits: int | None, interactive: bool) -> bool:
+    """Run one line (or report a script line that could not be read) and show what it gave; False when it failed."""
+    if isinstance(line, AdcliError):
+        print(f"adcli: error: {line.render()}", file=sys.stderr)
+        return False
     if line.strip() in ("help", "?"):
         print(HELP)
         return True
@@ -118,9 +121,13 @@ def _rendered(result: Any, digits: int | None) -> str:
 # -- where lines come from -------------------------------------------------------------------
 
 
-def _script_lines(stream: TextIO) -> Iterator[str]:
-    for line in stream:
-        yield line.rstrip("\r\n")
+def _script_lines(stream: BinaryIO) -> Iterator[str | AdcliError]:
+    """A script's lines, read as batch mode reads programs: a UTF-8 byte-order mark dropped, a line that is not
+    UTF-8 an error in its place, and a line past batch's limit the last one (`adcli repl < /dev/zero` has no end)."""
+    from ..drivers.batch import program_lines
+
+    for line in program_lines(stream):
+        yield line.text if line.problem is None else line.problem
 
 
 def _prompted_lines(session: Session) -> Iterator[str]:
