@@ -53,6 +53,17 @@ def test_definitions_bindings_and_ans():
     assert field(session.run("grad u^3"), "grad") == {"x": pytest.approx(27 / 4 / 1)}  # 3 u^2 / (2 sqrt(x)) = 27/4
 
 
+@pytest.mark.parametrize("line, kind", [("pi = 3", "constant"), ("e = 2", "constant"), ("sin = 1", "function")])
+def test_binding_a_constant_or_function_is_refused_as_with_at(line, kind):
+    session = _session()
+    with pytest.raises(AdcliError) as caught:
+        session.run(line)
+    name = line.split()[0]
+    assert caught.value.message == f"cannot bind '{name}': it is a {kind}"
+    assert caught.value.span == (0, len(name))
+    assert field(session.run("pi + 0"), "value") == math.pi and "pi" not in session.names()
+
+
 def test_a_redefinition_replaces_the_old_one_in_place():
     session = _session()
     session.run("u = x + 1")
@@ -73,6 +84,21 @@ def test_command_words_take_options_after_the_expression():
     assert field(session.run("grad x^2 y at x=1, y=3 wrt y"), "grad") == {"y": 1.0}
     assert field(session.run("grad x^3 at x=2 order 2"), "derivative") == 12.0
     assert field(session.run("hessian x^2 y at x=1,y=2"), "hessian").tolist() == [[4.0, 2.0], [2.0, 0.0]]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("grad x^3 at x=1 order 0", "the order of 'grad' must be 1 to 64, got 0"),
+    ("grad x^3 at x=1 order -2", "the order of 'grad' must be 1 to 64, got -2"),
+    ("grad x^3 at x=1 order 1000000", "the order of 'grad' must be 1 to 64, got 1000000"),  # no endless sweep
+    ("diff x^3 order 0", "the order of 'diff' must be 1 to 16, got 0"),
+    ("taylor sin(x) at x=0 order -1", "the order of 'taylor' must be 0 to 10000, got -1"),
+    ("check x^3 at x=1 order 3", "the order of 'check' must be 1 to 2, got 3"),
+    ("hessian x^2 at x=1 order 2", "'hessian' takes no order"),
+])
+def test_an_order_outside_its_commands_range_is_refused(line, message):
+    with pytest.raises(AdcliError) as caught:
+        _session().run(line)
+    assert caught.value.message == message
 
 
 def test_options_are_found_outside_brackets_only():

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..api import Compiled
+from ..api import Compiled, check_bindable
 from ..engine.program import VAR
 from ..errors import AdcliError, BindingError, NamingError, ParseError
 from ..language.parser import EMPTY_PRELUDE, Prelude, parser
@@ -27,6 +27,8 @@ COMMAND_WORDS = ("eval", "grad", "diff", "hessian", "jacobian", "taylor", "limit
 OPTION_WORDS = ("at", "wrt", "order")
 _OPTION = re.compile(r"(?:^|\s)(?:--)?(at|wrt|order)\s+")
 _ASSIGNMENT = re.compile(r"^\s*([^\W\d]\w*)\s*(\([^()=]*\))?\s*=(?!=)")
+# The orders each command word takes, as its command's --order does (`order 0` is no first derivative).
+ORDER_RANGES = {"grad": (1, 64), "diff": (1, 16), "check": (1, 2), "taylor": (0, 10000), "plot": (0, 6)}
 COMPILED_KEPT = 256  # compiled line texts a session keeps for reuse
 _ANS = re.compile(r"(?<![\w.])ans(?!\w)")
 
@@ -74,7 +76,7 @@ class Session:
             return self._command(word, rest)
         assignment = _ASSIGNMENT.match(text)
         if assignment:
-            return self._assign(assignment.group(1), bool(assignment.group(2)), text)
+            return self._assign(assignment, text)
         return self._command("eval", text)
 
     def names(self) -> list[str]:
@@ -82,10 +84,12 @@ class Session:
         return [name for name, _ in self.definitions] + list(self.bindings)
 
     # -- definitions and bindings
-    def _assign(self, name: str, is_function: bool, text: str) -> Reply:
-        value_text = text[_ASSIGNMENT.match(text).end():].strip()
+    def _assign(self, assignment: re.Match[str], text: str) -> Reply:
+        name, is_function = assignment.group(1), bool(assignment.group(2))
+        value_text = text[assignment.end():].strip()
         value = None if is_function else self._constant_value(value_text)
         if value is not None:
+            _check_bindable(name, text, assignment.span(1))
             self._forget_definition(name)
             self.bindings[name] = value
             return Reply(note=f"{name} = {_short(value)}")
@@ -181,10 +185,7 @@ class Session:
             elif option == "wrt":
                 request.wrt = [name.strip() for name in split_top_level(value) if name.strip()]
             else:
-                try:
-                    request.order = int(value)
-                except ValueError:
-                    raise BindingError(f"'order' takes a whole number, got {value.strip()!r}") from None
+                request.order = _order(word, value)
         return request
 
     # -- compiling
@@ -209,6 +210,14 @@ class Session:
                 self._compiled.pop(next(iter(self._compiled)))
             self._compiled[key] = compiled
         return compiled
+
+
+def _check_bindable(name: str, line: str, span: tuple[int, int]) -> None:
+    """`pi = 3` is refused as --at pi=3 is (the constant would win silently), with a caret at the name."""
+    try:
+        check_bindable(name)
+    except BindingError as problem:
+        raise BindingError(problem.message, line, span) from None
 
 
 def _within_line(problem: AdcliError, offset: int, line: str) -> AdcliError:
@@ -269,6 +278,20 @@ def _split_options(rest: str) -> tuple[str, list[tuple[str, str]]]:
     options = [(name, rest[end:(cuts[i + 1][0] if i + 1 < len(cuts) else len(rest))].strip())
                for i, (_, end, name) in enumerate(cuts)]
     return expr, options
+
+
+def _order(word: str, value: str) -> int:
+    """The `order N` of a command word, in the range its command's --order takes."""
+    if word not in ORDER_RANGES:
+        raise BindingError(f"'{word}' takes no order")
+    low, high = ORDER_RANGES[word]
+    try:
+        order = int(value)
+    except ValueError:
+        raise BindingError(f"'order' takes a whole number, got {value.strip()!r}") from None
+    if not low <= order <= high:
+        raise BindingError(f"the order of '{word}' must be {low} to {high}, got {order}")
+    return order
 
 
 def _literal(value: Any) -> str:
