@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .lazy_numpy import np
@@ -9,7 +10,7 @@ from .lazy_numpy import np
 from . import program_store
 
 from .engine import derivatives
-from .errors import BindingError, NamingError, suggestion
+from .errors import BindingError, NamingError, ParseError, suggestion
 from .engine.primitives import CONSTANTS
 from .language.names import function_hint, is_builtin_function
 from .engine.program import Program
@@ -26,6 +27,39 @@ def as_value(value: Any) -> float | np.ndarray | np.float64:
         return float(value)
     array = np.asarray(value, dtype=np.float64)
     return array[()] if array.ndim == 0 else array
+
+
+def bound_value(name: str, value: Any) -> float | np.ndarray | np.float64:
+    """A library binding as float64 (as_value), or a BindingError that names it: never NumPy's own TypeError,
+    nor a None or a string quietly read as nan or as a number."""
+    check_bindable(name)
+    if value is None or isinstance(value, (str, bytes)):
+        raise BindingError(f"cannot bind '{name}': {value!r} is not a number or an array of numbers")
+    try:
+        if type(value) not in (float, int) and np.asarray(value).dtype.kind not in "biufO":
+            raise TypeError(f"it holds {np.asarray(value).dtype} values, not real numbers")
+        return as_value(value)
+    except OverflowError:
+        raise BindingError(f"cannot bind '{name}': a whole number too large for float64") from None
+    except ValueError:  # NumPy's words for ragged lists
+        raise BindingError(f"cannot bind '{name}': its lists are ragged: every row must have the same length") from None
+    except TypeError as problem:
+        reason = str(problem) if str(problem).startswith("it holds") else \
+            f"a value of type {type(value).__name__} is not a number or an array of numbers"
+        raise BindingError(f"cannot bind '{name}': {reason}") from None
+
+
+def whole_number(order: Any, least: int | None = None) -> int:
+    """A library call's order as an int (NumPy integers too), at least `least` when given, else a BindingError
+    (a formula's order has its own range, which its command checks)."""
+    try:
+        number = operator.index(order)
+    except TypeError:
+        number = None
+    if number is None or isinstance(order, bool) or least is not None and number < least:
+        floor = "" if least is None else f", {least} or more"
+        raise BindingError(f"the order must be a whole number{floor}, got {order!r}")
+    return number
 
 
 def to_python(value: Any) -> float | np.ndarray:
@@ -71,10 +105,7 @@ class Compiled:
 
     def inputs(self, bindings: Mapping[str, Any]) -> dict[str, Any]:
         """Every binding as float64, the text's `where` values winning; unbound variables are errors."""
-        inputs = {}
-        for name, value in bindings.items():
-            check_bindable(name)
-            inputs[name] = as_value(value)
+        inputs = {name: bound_value(name, value) for name, value in bindings.items()}
         inputs.update(self.program.where)
         missing = [name for name in self.variables if name not in inputs]
         if missing:
@@ -89,6 +120,7 @@ class Compiled:
         """--wrt order when given, else first appearance, then bound names the program does not use."""
         if wrt is None:
             return list(self.variables) + [name for name in inputs if name not in self.variables]
+        wrt = _names(wrt)
         if not wrt:
             raise NamingError("wrt names no variable", command_line="--wrt names no variable")
         repeated = sorted({name for name in wrt if list(wrt).count(name) > 1})
@@ -118,7 +150,8 @@ class Compiled:
     def derivative(self, name: str, order: int, **bindings: Any) -> tuple[Any, Any]:
         """(value, d^order/d name^order of the summed value)."""
         inputs = self.inputs(bindings)
-        self.gradient_order(inputs, [name])
+        name = self.gradient_order(inputs, [name])[0]
+        order = whole_number(order, 1)
         values = forward(self.program, inputs)
         derivative = self.nth_derivative(inputs, values, name, order)
         if derivative is None:
@@ -148,15 +181,15 @@ class Compiled:
         sweep of truncated power series. Other variables are bound by `bindings`."""
         from .engine.taylor import taylor_coefficients  # here: only Taylor mode needs series arithmetic
 
-        inputs = self.inputs({**bindings, name: at})
-        return taylor_coefficients(self.program, inputs, self.gradient_order(inputs, [name])[0], order)
+        inputs = self.inputs({**bindings, _name(name): at})
+        return taylor_coefficients(self.program, inputs, self.gradient_order(inputs, [name])[0], whole_number(order, 0))
 
     def limit(self, name: str, at: float, **bindings: Any) -> Limit:
         """The limits from the left and the right as `name` -> `at` (`.value` when they agree), from the
         leading term of the series: 0/0 in analytic parts cancels, a pole gives signed infinities."""
         from .engine.taylor import limit
 
-        inputs = self.inputs({**bindings, name: at})
+        inputs = self.inputs({**bindings, _name(name): at})
         return limit(self.program, inputs, self.gradient_order(inputs, [name])[0])
 
     def derivative_text(self, name: str, order: int = 1, **bindings: Any) -> str:
@@ -168,10 +201,8 @@ class Compiled:
         """The formula of d^order/d name^order as text, LaTeX and its length (symbolic.formula.Formula)."""
         from .symbolic.formula import derivative_formula  # here: only formulas need the symbolic package
 
-        values = {n: as_value(v) for n, v in bindings.items()}
-        for n in values:
-            check_bindable(n)
-        return derivative_formula(self.program, name, order, values)
+        values = {n: bound_value(n, v) for n, v in bindings.items()}
+        return derivative_formula(self.program, _name(name), whole_number(order), values)
 
     def hessian(self, wrt: Sequence[str] | None = None, **bindings: Any) -> tuple[Any, dict[str, Any], np.ndarray]:
         inputs = self.inputs(bindings)
@@ -184,8 +215,27 @@ class Compiled:
         return to_python(value), matrices
 
 
+def _name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise NamingError(f"variables are named by strings, got {name!r}")
+    return name
+
+
+def _names(wrt: Any) -> list[str]:
+    """Variable names as a list: a string is one name, or several with commas as --wrt takes them ("x,y")."""
+    if isinstance(wrt, str):
+        return [name.strip() for name in wrt.split(",")] if wrt.strip() else []
+    try:
+        names = list(wrt)
+    except TypeError:
+        names = [wrt]
+    return [_name(name) for name in names]
+
+
 def compile(text: str) -> Compiled:  # noqa: A001 - the name users expect, as re.compile
     """Parse and compile a program once; evaluate it at many bindings."""
+    if not isinstance(text, str):
+        raise ParseError(f"a program is text (a str), got {type(text).__name__}", "", None)
     from .language.parser import compile_program  # here: importing Lark is slow, and a stored program needs none of it
     return Compiled(compile_program(text))
 

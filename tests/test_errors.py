@@ -453,3 +453,36 @@ def test_the_library_says_its_own_words_and_the_command_line_names_its_options(c
     run = cli("grad", "x y", "--at", "x=1,y=2", "--order", "2")
     assert "--order 2 needs exactly one variable in --wrt, got 2; for second derivatives in several variables use " \
            "'adcli hessian'" in run.stderr
+
+
+LIBRARY_MISUSE = [
+    (lambda: adcli.compile(None), adcli.ParseError, "a program is text (a str), got NoneType"),
+    (lambda: adcli.compile(b"x"), adcli.ParseError, "a program is text (a str), got bytes"),
+    (lambda: adcli.evaluate("x^2", x=None), adcli.BindingError, "cannot bind 'x': None is not a number or an array of numbers"),
+    (lambda: adcli.evaluate("x^2", x="1.5"), adcli.BindingError, "cannot bind 'x': '1.5' is not a number or an array of numbers"),
+    (lambda: adcli.evaluate("x^2", x=[1, [2]]), adcli.BindingError, "cannot bind 'x': its lists are ragged: every row must have the same length"),
+    (lambda: adcli.evaluate("x^2", x=1j), adcli.BindingError, "cannot bind 'x': it holds complex128 values, not real numbers"),
+    (lambda: adcli.evaluate("x^2", x={}), adcli.BindingError, "cannot bind 'x': a value of type dict is not a number or an array of numbers"),
+    (lambda: adcli.evaluate("x^2", x=10 ** 400), adcli.BindingError, "cannot bind 'x': a whole number too large for float64"),
+    (lambda: adcli.grad("x^2", wrt=5, x=1.0), adcli.NamingError, "variables are named by strings, got 5"),
+    (lambda: adcli.grad("x^2", wrt=[None], x=1.0), adcli.NamingError, "variables are named by strings, got None"),
+    (lambda: adcli.compile("[x, y]").jacobian(wrt="xy", x=1.0, y=2.0), adcli.NamingError,
+     "cannot differentiate with respect to 'xy': it has no value; did you mean 'y'?"),
+    (lambda: adcli.compile("x^3").derivative("x", 0, x=1.0), adcli.BindingError, "the order must be a whole number, 1 or more, got 0"),
+    (lambda: adcli.compile("x^3").derivative("x", 1.5, x=1.0), adcli.BindingError, "the order must be a whole number, 1 or more, got 1.5"),
+    (lambda: adcli.compile("sin(x)").taylor("x", 0.0, order=-1), adcli.BindingError, "the order must be a whole number, 0 or more, got -1"),
+    (lambda: adcli.compile("sin(x)").taylor(None, 0.0), adcli.NamingError, "variables are named by strings, got None"),
+]
+
+
+@pytest.mark.parametrize("call, kind, message", LIBRARY_MISUSE)
+def test_library_misuse_raises_adclis_own_errors(call, kind, message):
+    """Not NumPy's TypeError or ValueError from deep inside, nor a None read as nan or a string as a number."""
+    with pytest.raises(kind) as caught:
+        call()
+    assert caught.value.message == message
+
+
+def test_library_names_may_be_one_string_as_wrt_takes_them():
+    assert adcli.grad("x y", wrt="y", x=2.0, y=3.0) == (6.0, {"y": 2.0})
+    assert adcli.grad("x y", wrt="y, x", x=2.0, y=3.0) == (6.0, {"y": 2.0, "x": 3.0})
