@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 
@@ -43,6 +45,21 @@ def test_numpy_runtime_warnings_do_not_leak(cli):
     run = cli("eval", "mean(x)", "--at", "x=zeros(0)", "--format", "plain")
     assert run.exit_code == 0
     assert "RuntimeWarning" not in run.stderr and run.stdout.strip() == "nan"
+
+
+@pytest.mark.parametrize("text, shape", [("mean(x)", (0,)), ("sum(mean(x, axis=0))", (0, 2)),
+                                         ("sum(mean(x, axis=0, keepdims=1))", (0, 3))])
+def test_a_mean_of_nothing_is_nan_without_numpys_warning_in_the_library_too(text, shape):
+    """The CLI silences RuntimeWarnings; a library user's program must not get NumPy's "Mean of empty slice"."""
+    import warnings
+
+    import adcli
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, grads = adcli.compile(text).grad(x=np.zeros(shape))
+    assert math.isnan(value) and grads["x"].shape == shape
 
 
 def test_reduction_of_an_empty_array_says_so(cli):

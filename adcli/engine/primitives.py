@@ -119,6 +119,13 @@ def _reduction_axis(x: Any, axis: int | None) -> int | None:
     return axis % ndim
 
 
+def _mean(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """np.mean; a mean of no entries is nan, as PyTorch's, without NumPy's RuntimeWarning reaching a library user."""
+    if (np.size(x) if axis is None else np.shape(x)[axis]) == 0:
+        return np.sum(x, axis=axis, keepdims=keepdims) * np.nan
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
 def _tie_share(x: Any, ans: Any, axis: int | None, keepdims: bool = False) -> Any:
     """Where x attains its max/min, 1/(number of ties); elsewhere 0 (torch.amax's rule)."""
     hits = (x == (ans if axis is None or keepdims else np.expand_dims(ans, axis))).astype(np.float64)
@@ -717,7 +724,7 @@ _TABLE: tuple[Primitive, ...] = (
     # arrays
     Primitive("transpose", 1, _numpy("transpose"), (lambda op, g, ans, x: op("transpose", g),)),
     _reduction("sum", _numpy("sum"), _sum_vjp),
-    _reduction("mean", _numpy("mean"), _mean_vjp),
+    _reduction("mean", _mean, _mean_vjp),
     _reduction("prod", _numpy("prod"), _prod_vjp),
     _reduction("norm", lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)), _norm_vjp,
                kink=lambda x, axis=None, keepdims=False: np.all(x == 0)),
