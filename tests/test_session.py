@@ -64,6 +64,22 @@ def test_binding_a_constant_or_function_is_refused_as_with_at(line, kind):
     assert field(session.run("pi + 0"), "value") == math.pi and "pi" not in session.names()
 
 
+def test_session_names_are_compared_after_nfkc_as_the_parser_and_at_compare_them():
+    session = _session()
+    session.run("ｘ = 3")  # a full-width x
+    assert field(session.run("x + 1"), "value") == 4.0
+    assert field(session.run("grad x^2 at ｘ=2 wrt ｘ"), "grad") == {"x": 4.0}
+    with pytest.raises(AdcliError) as caught:
+        session.run("π = 3")
+    assert caught.value.message == "cannot bind 'pi': it is a constant"
+
+
+def test_a_name_bound_twice_in_one_at_is_an_error_as_with_at_options():
+    with pytest.raises(AdcliError) as caught:
+        _session().run("grad x^2 at x=1, x=2")
+    assert caught.value.message == "'x' is bound twice with at"
+
+
 def test_a_redefinition_replaces_the_old_one_in_place():
     session = _session()
     session.run("u = x + 1")

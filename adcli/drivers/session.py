@@ -21,6 +21,7 @@ from ..engine.program import VAR
 from ..errors import AdcliError, BindingError, NamingError, ParseError
 from ..language.parser import EMPTY_PRELUDE, Prelude, parser
 from ..language.bindings import split_top_level
+from ..language.names import normal
 
 # The words that lead a command line, and what each runs: (compiled, bindings, request) -> a result.
 COMMAND_WORDS = ("eval", "grad", "diff", "hessian", "jacobian", "taylor", "limit", "check", "plot")
@@ -85,7 +86,7 @@ class Session:
 
     # -- definitions and bindings
     def _assign(self, assignment: re.Match[str], text: str) -> Reply:
-        name, is_function = assignment.group(1), bool(assignment.group(2))
+        name, is_function = normal(assignment.group(1)), bool(assignment.group(2))
         value_text = text[assignment.end():].strip()
         value = None if is_function else self._constant_value(value_text)
         if value is not None:
@@ -181,9 +182,12 @@ class Session:
                     name, sep, text = item.partition("=")
                     if not sep or not name.strip():
                         raise BindingError(f"'at' takes NAME=VALUE, got {item.strip()!r}")
-                    request.at[name.strip()] = self.evaluate_value(self._with_ans(text.strip()))
+                    name = normal(name.strip())  # as the parser and --at compare names: a full-width ｘ is x
+                    if name in request.at:
+                        raise BindingError(f"'{name}' is bound twice with at")
+                    request.at[name] = self.evaluate_value(self._with_ans(text.strip()))
             elif option == "wrt":
-                request.wrt = [name.strip() for name in split_top_level(value) if name.strip()]
+                request.wrt = [normal(name.strip()) for name in split_top_level(value) if name.strip()]
             else:
                 request.order = _order(word, value)
         return request
