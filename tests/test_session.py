@@ -80,6 +80,14 @@ def test_a_name_bound_twice_in_one_at_is_an_error_as_with_at_options():
     assert caught.value.message == "'x' is bound twice with at"
 
 
+def test_a_warning_names_a_column_of_the_line_or_of_its_definition_not_a_line_of_the_hidden_program():
+    session = _session()
+    session.run("f(x) = x")
+    session.run("u = log(x)")
+    assert session.run("1 + log(0)").result.warnings == ["log at column 5 gives -inf"]
+    assert session.run("u at x=0").result.warnings == ["log at column 5 of the definition of u gives -inf"]
+
+
 def test_a_redefinition_replaces_the_old_one_in_place():
     session = _session()
     session.run("u = x + 1")

@@ -31,6 +31,7 @@ _ASSIGNMENT = re.compile(r"^\s*([^\W\d]\w*)\s*(\([^()=]*\))?\s*=(?!=)")
 # The orders each command word takes, as its command's --order does (`order 0` is no first derivative).
 ORDER_RANGES = {"grad": (1, 64), "diff": (1, 16), "check": (1, 2), "taylor": (0, 10000), "plot": (0, 6)}
 COMPILED_KEPT = 256  # compiled line texts a session keeps for reuse
+_PLACE = re.compile(r"at line (\d+), column (\d+)")  # how a warning names a place in a text of several lines
 _ANS = re.compile(r"(?<![\w.])ans(?!\w)")
 
 
@@ -166,10 +167,23 @@ class Session:
             raise NamingError(f"'{word}' is not available in this adcli") from None
         if dataclasses.is_dataclass(result) and getattr(result, "expr", None) == compiled.text:
             result = dataclasses.replace(result, expr=request.expr.strip())  # the line, not the session's program
+        if dataclasses.is_dataclass(result) and getattr(result, "warnings", None) and self.definitions:
+            result = dataclasses.replace(result, warnings=[self._placed(warning) for warning in result.warnings])
         value = getattr(result, "value", None)
         if value is not None and word in ("eval", "grad", "hessian", "jacobian"):
             self.bindings["ans"] = value
         return Reply(result=result)
+
+    def _placed(self, warning: str) -> str:
+        """A warning's place in the session's program (its definitions, one a line, then the line typed) as
+        the user sees it: a column of the line, or of the definition it is in."""
+        def place(match: re.Match[str]) -> str:
+            line, column = int(match.group(1)), match.group(2)
+            if line > len(self.definitions):
+                return f"at column {column}"
+            return f"at column {column} of the definition of {self.definitions[line - 1][0]}"
+
+        return _PLACE.sub(place, warning)
 
     def _request(self, word: str, rest: str) -> Request:
         expr, options = _split_options(rest)
