@@ -193,6 +193,11 @@ def test_a_script_is_read_as_batch_mode_reads_programs(cli, monkeypatch):
     assert "adcli: error: the line is longer than 64 bytes, the limit for one line" in run.stderr
 
 
+def test_a_number_is_printed_alone_also_when_it_is_not_finite(cli):
+    run = cli("repl", input="log(1)\nlog(0)\n0/0\n")
+    assert run.stdout == "0.0\n-inf\nnan\n" and run.exit_code == 0
+
+
 def test_the_console_script_replays_a_session(adcli_process):
     run = adcli_process("repl", input="x = 3\ngrad x^2\n")
     assert run.exit_code == 0

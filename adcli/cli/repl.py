@@ -104,7 +104,7 @@ def _rendered(result: Any, digits: int | None) -> str:
         if type(result).__name__ == "FormulaResult":
             from ..render.formulas import render_formulas
             return render_formulas(result, "text")
-        plain_value = type(result).__name__ == "Value" and not hasattr(result.value, "shape")
+        plain_value = type(result).__name__ == "Value" and getattr(result.value, "ndim", 0) == 0  # NumPy scalars too
         return render(result, "plain" if plain_value else "text", digits)  # a calculator's answer: the number
     from ..commands import plot
 
