@@ -88,6 +88,21 @@ def test_max_and_min_are_exact_at_ties(expression, point):
         assert formula.eval(**{k: v for k, v in point.items() if k in formula.variables}) == gradient[name]
 
 
+@pytest.mark.parametrize("expression", ["clip(x, 0, 1)", "clip(2x, -1, 1) + x", "clip(x, y, 1)", "clip(0.5, x, y)",
+                                        "clip(x, 0, y)"])
+@pytest.mark.parametrize("x", [-0.5, 0.0, 0.25, 1.0, 1.5])
+def test_clip_formulas_give_grads_numbers_inside_outside_and_at_the_bounds(expression, x):
+    """clip's rule ands two inequalities (an interval): no mask that holds at a point only, whose formula is 0."""
+    compiled = adcli.compile(expression)
+    point = {"x": x, "y": 0.75}
+    bindings = {name: point[name] for name in compiled.variables}
+    _, gradient = compiled.grad(**bindings)
+    for name in bindings:
+        formula = adcli.compile(compiled.derivative_text(name))
+        assert formula.eval(**{k: v for k, v in bindings.items() if k in formula.variables}) == gradient[name], \
+            (name, compiled.derivative_text(name))
+
+
 def test_the_differentiated_variable_keeps_no_value():
     assert adcli.compile("x^2").derivative_text("x", x=5) == "2x"
 

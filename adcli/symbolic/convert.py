@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from ..engine.primitives import FUNCTIONS, LN10, LN2, PRIMITIVES, TWO_OVER_SQRT_PI
-from ..engine.program import CONST, VAR, Program
+from ..engine.program import CONST, VAR, Instruction, Program
 from ..errors import ShapeError
 from .algebra import FN, Algebra
 
@@ -61,7 +61,12 @@ def to_expression(algebra: Algebra, program: Program, output: int, values: Mappi
     return nodes[output]
 
 
-_MASKS = frozenset(("equal", "logical_and"))  # conditions that hold only at a point: pow's 0^y, atan2's origin
+def _holds_at_a_point(program: Program, test: Instruction) -> bool:
+    """An equality, or one anded with another condition (pow's 0^y, atan2's origin); clip's rule ands two
+    inequalities, an interval, which stays the product of its comparisons."""
+    if test.op == "logical_and":
+        return any(program.instructions[arg].op == "equal" for arg in test.args)
+    return test.op == "equal"
 
 
 def _where(a: Algebra, program: Program, args: tuple[int, ...], nodes: list[int]) -> int:
@@ -72,8 +77,8 @@ def _where(a: Algebra, program: Program, args: tuple[int, ...], nodes: list[int]
     if value is not None:
         return chosen if value != 0 else other
     test = program.instructions[args[0]]
-    if test.op in _MASKS:
-        return other  # the condition holds only at a point: elsewhere, where(c, x, y) is y
+    if _holds_at_a_point(program, test):
+        return other  # elsewhere, where(c, x, y) is y
     inner = program.instructions[args[2]]
     if test.op == "greater" and a.value(chosen) == 0 and inner.op == "where" and \
             program.instructions[inner.args[0]].op == "equal":
