@@ -249,6 +249,15 @@ def test_array_programs_are_refused_with_a_pointer_to_grad():
     assert raised.value.span is not None
 
 
+@pytest.mark.parametrize("expression, name, column", [("leaky_relu(x)", "leaky_relu", 1),
+                                                      ("2 + elu(x, alpha=2)", "elu", 5)])
+def test_a_scalar_function_without_a_formula_is_not_called_an_array(expression, name, column):
+    with pytest.raises(adcli.NamingError) as raised:
+        adcli.compile(expression).derivative_text("x")
+    assert raised.value.message == f"adcli diff has no formula for {name}; 'adcli grad' gives its derivative at a point"
+    assert raised.value.span[0] == column - 1
+
+
 def test_array_values_are_refused():
     with pytest.raises(adcli.ShapeError, match="'a' is an array"):
         adcli.compile("a x").derivative_text("x", a=[1.0, 2.0])

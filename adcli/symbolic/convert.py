@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ..engine.primitives import FUNCTIONS, LN10, LN2, PRIMITIVES, TWO_OVER_SQRT_PI
 from ..engine.program import CONST, VAR, Instruction, Program
-from ..errors import ShapeError
+from ..errors import NamingError, ShapeError
 from .algebra import FN, Algebra
 
 _RENAMED = {"maximum": "max", "minimum": "min", "softplus_slope": "sigmoid"}  # softplus' slope is sigmoid below 20
@@ -94,6 +94,10 @@ def check_scalar(program: Program) -> None:
         if op == CONST and not isinstance(params[0][1], (float, int)) and getattr(params[0][1], "ndim", 0):
             raise ArrayProgram(ARRAY_HINT, program.text, span)
         if op not in (CONST, VAR) and op not in _SCALAR_OPERATIONS:
+            entry = PRIMITIVES.get(op)
+            if entry is not None and entry.elementwise:  # leaky_relu(x, 0.2): a scalar function, with no formula here
+                raise NamingError(f"adcli diff has no formula for {op}; 'adcli grad' gives its derivative at a point",
+                                  program.text, span)
             raise ArrayProgram(ARRAY_HINT, program.text, span)
 
 
