@@ -96,6 +96,13 @@ def test_the_first_step_follows_the_entrys_own_magnitude():
     assert checking.first_step(0.0) == checking.first_step(np.inf) == checking.first_step(np.nan) == 0.1
 
 
+@pytest.mark.parametrize("at", ["5e-324", "-5e-324", "1e-323"])
+def test_the_smallest_subnormal_points_are_checked_not_an_internal_error(cli, at):
+    """A tenth of 5e-324 is 0: that ladder is skipped, never divided by."""
+    run = cli("check", "x^2", "--at", f"x={at}", "--format", "json")
+    assert run.exit_code == 0 and json.loads(run.stdout)["ok"] is True and "internal error" not in run.stderr
+
+
 def test_large_scale_variable_still_checks():
     program = adcli.compile("sin(x / 1e6) * 1e6").program
     assert checking.check(program, {"x": np.float64(3e6)}, ["x"]).ok

@@ -165,6 +165,8 @@ def slopes_along(function: Callable[[Mapping[str, Any]], np.ndarray], inputs: Ma
     size = float(finite.max()) if finite.size else 0.0
     magnitude = abs(float(at)) if np.isfinite(at) else 1.0
     for step in dict.fromkeys((FIRST_STEP * max(1.0, magnitude), first_step(at))):
+        if step == 0.0:  # a tenth of the smallest subnormals (5e-324) is 0: no ladder starts there
+            continue
         scale = size * FIRST_STEP / step or FLOOR
         slopes = Slopes(extrapolated(central, step, 2, scale)[0])
         if one_sided:
