@@ -158,6 +158,9 @@ def test_the_visible_range_cuts_poles_but_keeps_ordinary_curves_whole():
     ("sum(x)", {}, "sum combines the points of x"),
     ("x + w", {"w": np.ones((2, 2))}, "'w' has shape (2, 2)"),
     ("x", {"x": np.array([1.0])}, "2 or more finite values"),
+    ("x", {"x": np.zeros(5)}, "'x' takes one value only"),  # an axis of width 0 was a ZeroDivisionError
+    ("x", {"x": np.array([5e-324, 1e-323])}, "'x' spans 4.94e-324, a width the axis cannot be scaled to"),
+    ("x", {"x": np.array([-1e308, 1e308])}, "'x' spans inf, a width the axis cannot be scaled to"),
 ])
 def test_what_cannot_be_plotted_is_refused(text, bindings, message):
     with pytest.raises(adcli.AdcliError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):

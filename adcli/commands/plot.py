@@ -137,7 +137,14 @@ def _ordered(name: str, values: Any) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     if x.size < 2 or not np.all(np.isfinite(x)):
         raise BindingError(f"'{name}' must run over 2 or more finite values, such as linspace(-5, 5, 1001)")
-    return np.unique(x)  # ascending, each value once: the lines go left to right
+    x = np.unique(x)  # ascending, each value once: the lines go left to right
+    with np.errstate(all="ignore"):
+        width = x[-1] - x[0]
+        drawable = x.size >= 2 and np.isfinite(width) and np.isfinite(1.0 / width)  # a scale the axes can divide by
+    if not drawable:
+        spread = "takes one value only" if width == 0 else f"spans {width:.3g}, a width the axis cannot be scaled to"
+        raise BindingError(f"'{name}' {spread}: let it run over a range such as linspace(-5, 5, 1001)")
+    return x
 
 
 def _check_pointwise(program: Program, names: list[str]) -> None:
