@@ -490,6 +490,29 @@ def test_a_closed_pipe_ends_a_replayed_session_quietly():
     assert process.wait(timeout=60) != 0 and process.stderr.read() == b""
 
 
+def test_ctrl_c_stops_a_replayed_script_with_130_as_any_command():
+    """At a prompt Ctrl-C cancels the line; a script stops, leaving no half-written answer followed by the next."""
+    slow = "+".join(["x"] * 1_000_000)  # seconds to compile
+    process = subprocess.Popen(console_script() + ["repl"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def feed() -> None:
+        try:
+            process.stdin.write(f"x = 1\n2 + 2\n{slow}\n3 + 3\n".encode())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    assert process.stdout.readline() == b"4.0\n"
+    time.sleep(0.5)
+    assert process.poll() is None, "the slow line finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    assert stdout == b"" and b"interrupted" not in stderr and b"Traceback" not in stderr
+
+
 def test_messages_in_a_session_name_its_own_option_words():
     session = _session()
     with pytest.raises(AdcliError) as caught:

@@ -73,7 +73,9 @@ def _answer(session: Session, line: str | AdcliError, digits: int | None, intera
     except AdcliError as problem:
         print(f"adcli: error: {problem.render()}", file=sys.stderr)
         return False
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # at a prompt it stops the line; a replayed script stops, as any command does (130)
+        if not interactive:
+            raise
         print("adcli: error: interrupted", file=sys.stderr)
         return False
     except RecursionError:
