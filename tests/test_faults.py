@@ -65,6 +65,23 @@ def test_a_full_disk_is_an_error_in_every_command_and_format(command, fmt):
     assert (done.returncode, done.stderr.decode()) == (1, "adcli: error: cannot write output: No space left on device\n")
 
 
+@pytest.mark.parametrize("command", [["grad", "-", "--at", "x=1"], ["grad", "x^2 y", "--points", "-"]], ids=" ".join)
+@pytest.mark.parametrize("fmt", ["text", "csv"])
+def test_a_full_disk_behind_output_is_the_same_error_not_an_internal_one(command, fmt):
+    done = run_with(command + ["--format", fmt, "--output", "/dev/full"], subprocess.PIPE)
+    assert (done.returncode, done.stderr.decode()) == (1, "adcli: error: cannot write output: No space left on device\n")
+
+
+@pytest.mark.parametrize("option", ["--file", "--points"])
+def test_output_naming_the_file_being_read_is_refused_and_the_file_kept(tmp_path, option):
+    source = tmp_path / "input.csv"
+    source.write_text("x,y\n1,2\n" if option == "--points" else "x^2\n")
+    command = ["grad", "x y", "--points", str(source)] if option == "--points" else ["grad", "--file", str(source)]
+    done = run_with(command + ["--at", "x=1"] * (option == "--file") + ["--output", str(source)], subprocess.PIPE)
+    assert done.returncode == 1 and "is the file being read" in done.stderr.decode()
+    assert source.read_text() == ("x,y\n1,2\n" if option == "--points" else "x^2\n")
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_a_closed_standard_output_is_an_error(command):
     done = subprocess.run(console_script() + command, input=stdin_for(command), stderr=subprocess.PIPE,

@@ -25,7 +25,7 @@ from .. import __version__
 from ..api import Compiled, compile_stored
 from ..language.bindings import parse_assignments, split_top_level
 from ..errors import AdcliError, BindingError, unexpected
-from .streams import OutputFault, guard_standard_streams, release_standard_output
+from .streams import GuardedStream, OutputFault, guard_standard_streams, release_standard_output
 from ..commands import calculus, check
 from ..commands.results import Result
 from ..render.formats import FORMATS, LineStream, PointStream, render, render_progress
@@ -365,18 +365,33 @@ def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kin
     if path is None:
         yield batch.Output(sys.stdout, sys.stderr, echo_errors=fmt != "text", source=source), fmt
         return
+    _refuse_the_input_as_output(path, source)
     if parquet.is_parquet(path):
         fmt = parquet_kind
         sink: Any = parquet.ParquetSink(path, parquet_kind)
     else:
         try:
-            sink = open(path, "w", encoding="utf-8", newline="")
+            sink = GuardedStream(open(path, "w", encoding="utf-8", newline=""), escape=False)  # a full disk: OutputFault
         except OSError as problem:
             raise BindingError(f"cannot write '{path}': {problem.strerror or problem}") from None
     try:
         yield batch.Output(sink, sys.stderr, echo_errors=True, source=source), fmt
     finally:
-        sink.close()
+        try:
+            sink.close()
+        except OSError as problem:  # the last block, flushed on closing, did not fit either
+            raise OutputFault(problem) from None
+
+
+def _refuse_the_input_as_output(path: str, source: BinaryIO | None) -> None:
+    """--output naming the file being read would empty it before it is read (opening truncates it)."""
+    try:
+        same = os.path.samestat(os.stat(path), os.fstat(source.fileno())) if source is not None else False
+    except (OSError, ValueError):  # no such file yet, or an input without a descriptor
+        return
+    if same:
+        raise BindingError(f"--output '{path}' is the file being read: writing it would empty it first; "
+                           "write to another file")
 
 
 @contextlib.contextmanager
