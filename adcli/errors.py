@@ -126,8 +126,14 @@ class InternalError(AdcliError):
     """Something adcli did not foresee went wrong (a bug): reported as any error is, never as a traceback."""
 
 
-def unexpected(problem: BaseException, text: str = "") -> InternalError:
+class ResourceError(AdcliError):
+    """The run needs more memory than the machine gives it (a Hessian of 100,000 entries is 75 GiB)."""
+
+
+def unexpected(problem: BaseException, text: str = "") -> AdcliError:
     """An exception that is not an AdcliError, as one: the run reports it in place and goes on."""
+    if isinstance(problem, MemoryError):  # a limit of the machine, not a bug to report
+        return ResourceError(f"not enough memory: {problem or 'the run needs more than the machine gives it'}", text, None)
     return InternalError(f"internal error ({type(problem).__name__}: {problem}); please report it with the input",
                          text, None)
 

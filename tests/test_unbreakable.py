@@ -96,3 +96,24 @@ def test_an_unexpected_error_one_shot_is_one_line_and_exit_1(cli, broken_erf):
     run = cli("grad", "erf(x)", "--at", "x=13")
     assert run.exit_code == 1
     assert run.stderr.startswith("adcli: error: internal error (RuntimeError: a bug at 13); please report it")
+
+
+@pytest.fixture
+def hessian_too_big(monkeypatch):
+    """The Hessian of 100,000 entries (75 GiB) as NumPy refuses it, without allocating anything."""
+    from adcli.commands import calculus
+
+    def refuse(*args, **kwargs):
+        raise MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 100000) and data type float64")
+
+    monkeypatch.setattr(calculus, "hessian", refuse)
+
+
+def test_not_enough_memory_is_said_as_such_not_as_a_bug_to_report(cli, hessian_too_big):
+    message = "not enough memory: Unable to allocate 74.5 GiB for an array with shape (100000, 100000)"
+    one = cli("hessian", "sum(x^2)", "--at", "x=[1, 2]")
+    assert one.exit_code == 1 and one.stderr.startswith(f"adcli: error: {message}") and "report" not in one.stderr
+    batch = cli("hessian", "-", "--at", "x=[1, 2]", "--format", "json", input="sum(x^2)\n")
+    assert json.loads(batch.stdout)["error"]["message"].startswith(message)
+    session = cli("repl", input="hessian sum(x^2) at x=[1, 2]\n2 + 2\n")
+    assert session.stderr.startswith(f"adcli: error: {message}") and session.stdout == "4.0\n"

@@ -14,7 +14,7 @@ import sys
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ..drivers.session import COMMAND_WORDS, OPTION_WORDS, Reply, Session
-from ..errors import AdcliError
+from ..errors import AdcliError, unexpected
 from .streams import OutputFault
 
 PROMPT = "adcli> "
@@ -84,7 +84,7 @@ def _answer(session: Session, line: str | AdcliError, digits: int | None, intera
     except OutputFault:  # the output is gone (a closed pipe, a full disk): the CLI says so once and leaves
         raise
     except Exception as problem:  # noqa: BLE001 - a session goes on whatever a line does
-        print(f"adcli: error: unexpected {type(problem).__name__}: {problem} (please report this line)", file=sys.stderr)
+        print(f"adcli: error: {unexpected(problem).render()}", file=sys.stderr)
         return False
     return True
 
