@@ -82,6 +82,19 @@ def test_output_naming_the_file_being_read_is_refused_and_the_file_kept(tmp_path
     assert source.read_text() == ("x,y\n1,2\n" if option == "--points" else "x^2\n")
 
 
+def test_output_naming_the_parquet_file_being_read_is_refused(tmp_path):
+    """A Parquet input is read a row group at a time, with no stream open to compare: its path is compared."""
+    parquet = pytest.importorskip("pyarrow.parquet")
+    import pyarrow
+
+    source = tmp_path / "points.parquet"
+    parquet.write_table(pyarrow.table({"x": [1.0, 2.0], "y": [3.0, 4.0]}), source)
+    before = source.read_bytes()
+    done = run_with(["grad", "x y", "--points", str(source), "--output", str(source)], subprocess.PIPE)
+    assert done.returncode == 1 and "is the file being read" in done.stderr.decode()
+    assert source.read_bytes() == before
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_a_closed_standard_output_is_an_error(command):
     done = subprocess.run(console_script() + command, input=stdin_for(command), stderr=subprocess.PIPE,

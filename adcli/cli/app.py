@@ -291,7 +291,8 @@ def _run_programs(inputs: Inputs, command: Command) -> int:
     address = cluster.scheduler_address(run.scheduler)
     parts = _part_folder(run, inputs.fmt, address)
     with _input(inputs.program_file, batch.TERMINAL_HINT) as stream, \
-            _records_to(None if parts else run.output_path, inputs.fmt, stream, "json", parts) as (output, fmt):
+            _records_to(None if parts else run.output_path, inputs.fmt, stream, "json", parts,
+                        inputs.program_file) as (output, fmt):
         line_stream = LineStream(fmt, inputs.digits)
         if address is not None:
             return cluster.write_programs(address, _file_path(inputs.program_file), compute, line_stream, output, parts)
@@ -311,7 +312,8 @@ def _run_points(inputs: Inputs, command: Command) -> int:
     address = cluster.scheduler_address(run.scheduler)
     parts = _part_folder(run, inputs.fmt, address)
     with _points_input(inputs.points_file) as (stream, points_file), \
-            _records_to(None if parts else run.output_path, inputs.fmt, stream, "csv", parts) as (output, fmt):
+            _records_to(None if parts else run.output_path, inputs.fmt, stream, "csv", parts,
+                        inputs.points_file) as (output, fmt):
         stream_format = PointStream(fmt, inputs.digits, points_file.names)
         if address is not None:
             return cluster.write_points(address, compiled, bindings, points_file, _file_path(inputs.points_file),
@@ -351,8 +353,8 @@ def _part_folder(run: Run, fmt: str, address: str | None) -> Any:
 
 
 @contextlib.contextmanager
-def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kind: str, parts: Any = None
-                ) -> Iterator[tuple[batch.Output, str]]:
+def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kind: str, parts: Any = None,
+                source_path: str | None = None) -> Iterator[tuple[batch.Output, str]]:
     """(where a run's records go, in which format): standard output, or the --output file, which
     is a Parquet table (written from `parquet_kind` records) when its name ends in .parquet. With
     `parts` the workers write the records, and standard output gets none of them."""
@@ -365,7 +367,7 @@ def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kin
     if path is None:
         yield batch.Output(sys.stdout, sys.stderr, echo_errors=fmt != "text", source=source), fmt
         return
-    _refuse_the_input_as_output(path, source)
+    _refuse_the_input_as_output(path, source, source_path)
     if parquet.is_parquet(path):
         fmt = parquet_kind
         sink: Any = parquet.ParquetSink(path, parquet_kind)
@@ -383,13 +385,21 @@ def _records_to(path: str | None, fmt: str, source: BinaryIO | None, parquet_kin
             raise OutputFault(problem) from None
 
 
-def _refuse_the_input_as_output(path: str, source: BinaryIO | None) -> None:
-    """--output naming the file being read would empty it before it is read (opening truncates it)."""
+def _refuse_the_input_as_output(path: str, source: BinaryIO | None, source_path: str | None) -> None:
+    """--output naming the file being read would empty it before it is read (opening truncates it; a Parquet
+    input, read a row group at a time, has no open stream to compare)."""
     try:
-        same = os.path.samestat(os.stat(path), os.fstat(source.fileno())) if source is not None else False
-    except (OSError, ValueError):  # no such file yet, or an input without a descriptor
+        written = os.stat(path)
+    except OSError:  # no such file yet
         return
-    if same:
+    read = []
+    if source is not None:
+        with contextlib.suppress(OSError, ValueError):  # an input without a descriptor
+            read.append(os.fstat(source.fileno()))
+    if source_path not in (None, "-"):
+        with contextlib.suppress(OSError):
+            read.append(os.stat(source_path))
+    if any(os.path.samestat(written, each) for each in read):
         raise BindingError(f"--output '{path}' is the file being read: writing it would empty it first; "
                            "write to another file")
 
