@@ -88,6 +88,20 @@ def test_a_warning_names_a_column_of_the_line_or_of_its_definition_not_a_line_of
     assert session.run("u at x=0").result.warnings == ["log at column 5 of the definition of u gives -inf"]
 
 
+@pytest.mark.parametrize("line, column", [("u = x; v = 2x", 5), ("u = x; 3", 5), ("f(x) = x; g(x) = 2x", 8)])
+def test_a_line_holds_one_definition_so_that_each_can_be_replaced(line, column):
+    """`v` of `u = x; v = 2x` was kept but not known: `v = x + 5` said 'defined twice', `v = 7` left it defined;
+    `u = x; 3` said "unexpected number '0'", a 0 the session had added."""
+    session = _session()
+    with pytest.raises(AdcliError) as caught:
+        session.run(line)
+    assert caught.value.message == "a session line holds one definition: put what follows ';' on a line of its own"
+    assert caught.value.span == (column, column + 1) and session.names() == []
+    session.run("u = x;  # a comment")
+    session.run("u = 2x")
+    assert field(session.run("u at x=2"), "value") == 4.0
+
+
 def test_a_redefinition_replaces_the_old_one_in_place():
     session = _session()
     session.run("u = x + 1")

@@ -95,6 +95,10 @@ class Session:
             self._forget_definition(name)
             self.bindings[name] = value
             return Reply(note=f"{name} = {_short(value)}")
+        after = _second_statement(text)
+        if after is not None:  # the session keeps a line per name: `v` of `u = x; v = 2x` could not be replaced
+            raise ParseError("a session line holds one definition: put what follows ';' on a line of its own",
+                             text, (after, after + 1))
         self._define(name, text)
         self.bindings.pop(name, None)
         return Reply(note=f"defined {name}")
@@ -228,6 +232,18 @@ class Session:
                 self._compiled.pop(next(iter(self._compiled)))
             self._compiled[key] = compiled
         return compiled
+
+
+def _second_statement(text: str) -> int | None:
+    """Where a ';' outside brackets is followed by more than a comment, or None."""
+    depth = 0
+    for index, character in enumerate(text):
+        if character == "#":
+            return None
+        depth += (character in "([") - (character in ")]")
+        if character == ";" and depth == 0 and text[index + 1:].split("#", 1)[0].strip():
+            return index
+    return None
 
 
 def _check_bindable(name: str, line: str, span: tuple[int, int]) -> None:
