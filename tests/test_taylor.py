@@ -396,3 +396,12 @@ def test_a_power_that_underflows_takes_the_nested_program():
     """x^2 at 9.37e-238 underflows to 0, and so would every term of its series; the nested program gives 2."""
     import adcli
     assert adcli.compile("(x)^2").derivative("x", 2, x=9.37e-238)[1] == 2.0
+
+
+@pytest.mark.parametrize("text", ["clip(-1, 2, x)", "clip(3, 2, x)", "clip(0.5, x, 2)", "clip(2, 1, x) + x"])
+def test_clip_of_a_constant_between_bounds_one_of_which_is_the_variable(text):
+    """maximum(x, lo) of two constants inside clip's rule was an internal error (min() of an empty sequence)."""
+    compiled = adcli.compile(text)
+    coefficients = compiled.taylor("x", 1.0, order=2)
+    value, gradient = compiled.grad(x=1.0)
+    assert coefficients[:2] == [value, gradient["x"]]

@@ -476,7 +476,7 @@ def leaky_relu(a: Series, slope: float = 0.01) -> Operand:
 
 def clip(x: Operand, lo: Operand, hi: Operand, closed: bool = False) -> Operand:
     """As the forward, minimum(maximum(x, lo), hi): hi wins when the bounds cross."""
-    low = maximum(x, lo)
+    low = maximum(x, lo) if isinstance(x, Series) or isinstance(lo, Series) else float(np.maximum(x, lo))  # clip(-1, 2, x)
     if isinstance(low, Series) or isinstance(hi, Series):
         return minimum(low, hi)
     return float(np.minimum(low, hi))  # x is below a constant lo
