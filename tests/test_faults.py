@@ -408,3 +408,14 @@ def test_with_workers_a_line_past_the_limit_that_a_block_cuts_ends_the_run_too(t
     assert len(runs[1].stdout.splitlines()) == 673 and "longer than 100 bytes" in runs[1].stdout.splitlines()[-1]
     with open(path, "rb") as file:
         assert sum(data.count(b"\n") for data, _ in workers.blocks(file, 4096)) == 672
+
+
+@pytest.mark.parametrize("encoding, shown", [("ascii", "d/dθ"), ("latin-1", "d/d\\u03b8")])
+@pytest.mark.parametrize("command, stdin", [(["grad", "-"], "θ^2 where θ=2\n"), (["repl"], "θ = 2\ngrad θ^2\n"),
+                                            (["diff", "θ^2"], "")])
+def test_a_stream_that_cannot_encode_a_name_still_shows_the_result(encoding, shown, command, stdin):
+    """PYTHONIOENCODING=ascii (or latin-1) once failed a batch line and ended session lines in an internal error."""
+    done = subprocess.run(console_script() + command, input=stdin.encode(), capture_output=True, timeout=60,
+                          env={**os.environ, "PYTHONIOENCODING": encoding})
+    assert done.returncode == 0 and done.stderr == b""
+    assert shown.encode() in done.stdout

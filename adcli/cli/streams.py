@@ -3,6 +3,7 @@ escaped, and a write that fails turned into one exception that names why."""
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import re
@@ -120,10 +121,25 @@ def guard_standard_streams() -> QuietStream:
     for descriptor in (0, 1, 2):
         if not _is_open(descriptor):
             os.dup2(os.open(os.devnull, os.O_RDWR), descriptor)
-    sys.stdout = GuardedStream(sys.stdout if sys.stdout is not None else ClosedStream("standard output"))
-    stderr = QuietStream(sys.stderr if sys.stderr is not None else ClosedStream("standard error"))
+    sys.stdout = GuardedStream(_encodable(sys.stdout) if sys.stdout is not None else ClosedStream("standard output"))
+    stderr = QuietStream(_encodable(sys.stderr) if sys.stderr is not None else ClosedStream("standard error"))
     sys.stderr = stderr
     return stderr
+
+
+def _encodable(stream: Any) -> Any:
+    """A name like θ in a result must never fail a batch line or end a session line in an error: a stream
+    that says ASCII (PYTHONIOENCODING=ascii, a broken locale) writes UTF-8, as Click's own echo does there,
+    and one in another encoding that lacks a character writes its escape (\u03b8)."""
+    try:
+        encoding = codecs.lookup(stream.encoding).name
+        if encoding == "ascii":
+            stream.reconfigure(encoding="utf-8")
+        elif encoding != "utf-8" and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+    except (AttributeError, LookupError, TypeError, ValueError, OSError):  # no such encoding, or not reconfigurable
+        pass
+    return stream
 
 
 def _is_open(descriptor: int) -> bool:
