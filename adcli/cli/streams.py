@@ -128,7 +128,7 @@ def guard_standard_streams() -> QuietStream:
 
 
 def _encodable(stream: Any) -> Any:
-    """A name like θ in a result must never fail a batch line or end a session line in an error: a stream
+    r"""A name like θ in a result must never fail a batch line or end a session line in an error: a stream
     that says ASCII (PYTHONIOENCODING=ascii, a broken locale) writes UTF-8, as Click's own echo does there,
     and one in another encoding that lacks a character writes its escape (\u03b8)."""
     try:
