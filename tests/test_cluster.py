@@ -156,6 +156,14 @@ def test_an_unreachable_scheduler_is_an_error(cli, tmp_path, monkeypatch):
     assert run.exit_code == 1 and "adcli: error: cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in run.stderr
 
 
+@pytest.mark.parametrize("count", ["0", "-1", "abc", "", "65"])
+def test_a_local_cluster_of_no_whole_number_of_workers_is_refused_at_once(cli, tmp_path, count):
+    """local:-1 and local:abc were tried as host names (20 s of waiting, or int()'s own words)."""
+    run = cli("eval", "--file", str(_programs(tmp_path, 5)), "--scheduler", f"local:{count}")
+    assert run.exit_code == 1
+    assert f"adcli: error: --scheduler local:N takes 1 to 64 workers, got '{count}'" in run.stderr
+
+
 # -- partitions ------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ LINE_PIECE = 1 << 20  # a line skipped while counting is read this much at a tim
 AHEAD_PER_WORKER = 2  # partitions in flight per worker: every worker busy, the client's memory bounded
 CONNECT_SECONDS = 20  # how long a client waits for a scheduler before it gives up
 RETRIES = 2  # a partition that raised (not one whose worker died: the scheduler reruns those) is tried again
-_LOCAL = re.compile(r"local(?::(\d+))?")
+_LOCAL = re.compile(r"local(?::(.*))?")  # local:-1 and local:abc too, to be refused (not tried as host names)
 
 
 def _dask_distributed() -> Any:
@@ -54,11 +54,11 @@ def connect(address: str) -> Iterator[Any]:
     local = _LOCAL.fullmatch(address.strip())
     with contextlib.ExitStack() as stack:
         if local:
-            workers = int(local.group(1) or len(os.sched_getaffinity(0)))
-            if not 1 <= workers <= LARGEST_LOCAL_CLUSTER:
-                raise AdcliError(f"--scheduler local:N takes 1 to {LARGEST_LOCAL_CLUSTER} workers, got {workers}")
+            count = local.group(1) if local.group(1) is not None else str(len(os.sched_getaffinity(0)))
+            if not (count.strip().isdecimal() and 1 <= int(count) <= LARGEST_LOCAL_CLUSTER):
+                raise AdcliError(f"--scheduler local:N takes 1 to {LARGEST_LOCAL_CLUSTER} workers, got {count!r}")
             cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                n_workers=int(count), threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                 host="127.0.0.1", silence_logs=logging.CRITICAL))
             target: Any = cluster
         else:
