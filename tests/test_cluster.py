@@ -164,6 +164,15 @@ def test_a_local_cluster_of_no_whole_number_of_workers_is_refused_at_once(cli, t
     assert f"adcli: error: --scheduler local:N takes 1 to 64 workers, got '{count}'" in run.stderr
 
 
+@pytest.mark.parametrize("setting", ["abc", "0", "-1"])
+def test_a_block_size_setting_that_is_no_size_is_an_error(cli, tmp_path, monkeypatch, setting):
+    """ADCLI_BLOCK_BYTES=-1 cut no partition (no records, exit 0); abc and 0 were internal errors."""
+    monkeypatch.setenv("ADCLI_BLOCK_BYTES", setting)
+    run = cli("eval", "--file", str(_programs(tmp_path, 5)), "--scheduler", "local:1")
+    assert run.exit_code == 1 and run.stdout == ""
+    assert f"adcli: error: ADCLI_BLOCK_BYTES must be a whole number of bytes, 1 or more; it is '{setting}'" in run.stderr
+
+
 # -- partitions ------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..errors import AdcliError
+from ..errors import AdcliError, SettingError
 
 INSTALL_HINT = "pip install 'adcli[dask]'"
 SCHEDULER_VARIABLE = "ADCLI_SCHEDULER"
@@ -34,6 +34,7 @@ LINE_PIECE = 1 << 20  # a line skipped while counting is read this much at a tim
 AHEAD_PER_WORKER = 2  # partitions in flight per worker: every worker busy, the client's memory bounded
 CONNECT_SECONDS = 20  # how long a client waits for a scheduler before it gives up
 RETRIES = 2  # a partition that raised (not one whose worker died: the scheduler reruns those) is tried again
+BLOCK_VARIABLE = "ADCLI_BLOCK_BYTES"  # the partition size of a text input, in bytes (for tests, and for tuning)
 _LOCAL = re.compile(r"local(?::(.*))?")  # local:-1 and local:abc too, to be refused (not tried as host names)
 
 
@@ -161,9 +162,10 @@ class LineRange:
 def line_ranges(client: Any, path: str, begin: int, block: int | None = None) -> list[LineRange]:
     """The lines of `path` from byte `begin` on, cut into ranges of about `block` bytes, counted by the
     workers (each reads only its own block). $ADCLI_BLOCK_BYTES sets the block size, for tests."""
-    block = block or int(os.environ.get("ADCLI_BLOCK_BYTES") or BLOCK_BYTES)
+    setting = os.environ.get(BLOCK_VARIABLE, "").strip()
+    block = block or _block_bytes(setting) or BLOCK_BYTES
     size = os.path.getsize(path)
-    if "ADCLI_BLOCK_BYTES" not in os.environ:
+    if not setting:
         block = max(SMALLEST_BLOCK, min(block, (size - begin) // (2 * AHEAD_PER_WORKER * workers_of(client)) + 1))
     nominal = list(range(begin, size, block)) or [begin]
     counted = client.gather(client.map(count_lines, [path] * len(nominal), nominal, [block] * len(nominal),
@@ -173,6 +175,15 @@ def line_ranges(client: Any, path: str, begin: int, block: int | None = None) ->
         ranges.append(LineRange(start, count, first))
         first += count
     return ranges
+
+
+def _block_bytes(setting: str) -> int | None:
+    """$ADCLI_BLOCK_BYTES as a number of bytes, 1 or more (None when unset); 0 or -1 made no partition at all."""
+    if not setting:
+        return None
+    if not setting.isdecimal() or int(setting) < 1:
+        raise SettingError(f"{BLOCK_VARIABLE} must be a whole number of bytes, 1 or more; it is {setting!r}")
+    return int(setting)
 
 
 def count_lines(path: str, nominal: int, block: int, begin: int) -> tuple[int, int]:
