@@ -72,9 +72,9 @@ class AdcliError(Exception):
         shown_end = min(line_end, start + width + CONTEXT)
         before = "..." if shown_start > line_start else ""
         after = "..." if shown_end < line_end else ""
-        source_line = before + _printable(self.text[shown_start:shown_end]) + after
-        caret_start = len(before) + len(_printable(self.text[shown_start:start]))
-        caret_width = min(max(1, len(_printable(self.text[start:min(self.span[1], line_end)]))), CARET_WIDTH)
+        source_line = before + printable(self.text[shown_start:shown_end]) + after
+        caret_start = len(before) + len(printable(self.text[shown_start:start]))
+        caret_width = min(max(1, len(printable(self.text[start:min(self.span[1], line_end)]))), CARET_WIDTH)
         return source_line, " " * caret_start + "^" * caret_width
 
     def __str__(self) -> str:
@@ -86,7 +86,7 @@ def _shorten(match: re.Match) -> str:
     return f"{word[:24]}...{word[-12:]}"
 
 
-def _printable(line: str) -> str:
+def printable(line: str) -> str:
     r"""The line with a tab as a blank and any other control character, stray surrogate or the like
     as its escape (`\x1b`), so that a terminal shows it and is not driven by it."""
     return "".join(char if char.isprintable() else " " if char == "\t" else escaped(char) for char in line)

@@ -234,6 +234,15 @@ def test_poles_leave_gap_columns_not_vertical_lines(text, sampled_at_the_pole):
         assert max(column_heights(plot_cells(chart(joined, 100, 30)))) >= rows - 1  # what the gaps prevent
 
 
+@pytest.mark.parametrize("colour", [False, True])
+def test_control_characters_of_the_formula_are_escaped_in_the_title(colour):
+    """The title is the formula as typed: an ESC, a BEL or a right-to-left override in a comment must not
+    reach the terminal (the chart is written past the escaping stream, for its own colours)."""
+    title = chart(curves_of("x # \x1b[2J\x07\u202e", 1), 60, 12, colour).split("\n")[0]
+    assert "x # \\x1b[2J\\x07\\u202e" in title
+    assert "\x07" not in title and "\u202e" not in title and "\x1b[2J" not in title
+
+
 def test_a_nan_stretch_is_empty_in_the_chart():
     cells = plot_cells(chart(curves_of("sqrt(x)", 0), 60, 16))
     heights = column_heights(cells)

@@ -16,6 +16,7 @@ from typing import Sequence
 from ..lazy_numpy import np
 
 from ..commands.plot import Curves, Landscape
+from ..errors import printable
 
 BRAILLE = 0x2800
 # The bit of each dot in a Braille cell, [row][column], rows top to bottom (Unicode's dot numbering).
@@ -354,7 +355,7 @@ def _dash_sample(dashes: Sequence[int], cells: int) -> str:
 
 
 def _fit(text: str, width: int) -> str:
-    text = " ".join(text.split())  # a program over several lines, on one
+    text = printable(" ".join(text.split()))  # a program over several lines, on one; an ESC in it shown as \x1b
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
