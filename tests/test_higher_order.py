@@ -239,3 +239,9 @@ def test_at_a_zero_exponent_the_nth_derivative_keeps_pytorchs_masked_rule_as_the
     _, _, hessian = compiled.hessian(x=0.0)
     assert second == hessian[0][0]
     assert compiled.derivative("x", 2, x=np.array([0.0]))[1][0] == second
+
+
+def test_a_zero_among_an_array_exponents_entries_takes_the_nested_program_too():
+    """The zero-exponent test once asked an array `== 0.0` for one truth value: an internal error."""
+    value, second = adcli.compile("sum(x^[0, 1, 3])").derivative("x", 2, x=2.0)
+    assert (value, second) == (11.0, 12.0)

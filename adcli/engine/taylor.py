@@ -158,7 +158,8 @@ def _zero_exponent(program: Program, values: list[Any]) -> bool:
     """A power whose exponent is 0 here: PyTorch's base gradient is where(y == 0, 0, y x^(y-1)), so where the
     exponent varies (x^x, (2 + x)^x) its higher derivatives lack the masked term, as the nested program's do;
     the series has no mask (d2/dx2 of (2 + x)^x at 0: 1.48 by series, 0.98 by PyTorch's rule)."""
-    return any(instruction.op == "pow" and values[instruction.args[1]] == 0.0 for instruction in program.instructions)
+    return any(instruction.op == "pow" and bool(np.any(np.asarray(values[instruction.args[1]]) == 0.0))
+               for instruction in program.instructions)  # an array exponent too: sum(x^[0, 1])
 
 
 def derivative_at(program: Program, inputs: Mapping[str, Any], values: list[Any], name: str, order: int) -> float | None:
