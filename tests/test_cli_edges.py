@@ -19,8 +19,9 @@ def test_repeated_wrt_name_is_an_error(cli, command):
     assert run.stderr.startswith("adcli: error: --wrt names 'x' more than once")
 
 
-def test_empty_wrt_is_an_error(cli):
-    run = cli("grad", "x y", "--at", "x=1,y=2", "--wrt", ",")
+@pytest.mark.parametrize("wrt", [",", "", " "])
+def test_empty_wrt_is_an_error(cli, wrt):
+    run = cli("grad", "x y", "--at", "x=1,y=2", "--wrt", wrt)  # "" once meant every variable
     assert run.exit_code == 1 and "--wrt names no variable" in run.stderr
 
 

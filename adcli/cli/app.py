@@ -63,7 +63,7 @@ FINITE_AT_LEAST_0 = FiniteRange(min=0)
 
 
 def _wrt_names(wrt: str | None) -> list[str] | None:
-    if not wrt:
+    if wrt is None:  # --wrt "" names no variable (an error), as --wrt "," does; it is not "every one"
         return None
     return [name.strip() for name in split_top_level(wrt) if name.strip()]
 
