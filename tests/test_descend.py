@@ -119,6 +119,12 @@ def test_divergence_names_the_first_step_and_exits_0_as_pytorch_runs_on(cli):
     assert run.stderr == "adcli: warning: the loss is not finite after step 121; a smaller --lr may help\n"
 
 
+def test_a_start_that_is_not_finite_is_blamed_not_the_learning_rate(cli):
+    run = cli("descend", "(x-3)^2", "--at", "x=nan", "--wrt", "x", "--lr", "0.1", "--steps", "3", "--format", "json")
+    assert run.exit_code == 0 and run.json()["loss"] == "nan"
+    assert run.stderr == "adcli: warning: the loss is not finite at the starting values; start from others with --at\n"
+
+
 @pytest.mark.parametrize("option, value", [("--lr", "nan"), ("--lr", "inf"), ("--lr", "-0.1"), ("--momentum", "nan"),
                                            ("--momentum", "-inf")])
 def test_a_learning_rate_or_momentum_that_is_not_finite_and_at_least_0_is_refused(cli, option, value):

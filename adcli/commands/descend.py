@@ -111,8 +111,10 @@ def _scalar_loss(compiled: Compiled, value: Any) -> float:
 def descent_warnings(descent: Descent, steps: int) -> list[str]:
     warnings = []
     if descent.first_nonfinite_step is not None:
-        when = "at the starting values" if descent.first_nonfinite_step == 0 else f"after step {descent.first_nonfinite_step}"
-        warnings.append(f"the loss is not finite {when}; a smaller --lr may help")
+        if descent.first_nonfinite_step == 0:  # no step was taken: the learning rate is not the cause
+            warnings.append("the loss is not finite at the starting values; start from others with --at")
+        else:
+            warnings.append(f"the loss is not finite after step {descent.first_nonfinite_step}; a smaller --lr may help")
     if descent.steps < steps:
         warnings.append(f"interrupted after {descent.steps} of {steps} steps; these are the latest values")
     return warnings
