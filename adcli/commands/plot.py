@@ -99,8 +99,26 @@ def plot(compiled: Compiled, bindings: Mapping[str, Any], order: int = 1) -> Cur
     _check_pointwise(compiled.program, list(ranges))
     if len(ranges) == 1:
         [(name, x)] = ranges.items()
-        return curves(compiled, bindings, name, x, order)
-    return landscape(compiled, bindings, ranges)
+        return _drawable(curves(compiled, bindings, name, x, order))
+    return _drawable(landscape(compiled, bindings, ranges))
+
+
+def _drawable(result: Curves | Landscape) -> Curves | Landscape:
+    """The result, when the span of values it would draw is a float64 number, which an axis' arithmetic (its
+    margins, ticks, colour scale) needs: 1e308 x over [-1, 1] spans 2e308, which is inf."""
+    drawn = [series.values for series in result.series] if isinstance(result, Curves) else [result.value]
+    finite = np.concatenate([np.ravel(values)[np.isfinite(np.ravel(values))] for values in drawn])
+    if not finite.size:
+        return result
+    low, high = finite.min(), finite.max()
+    with np.errstate(over="ignore", invalid="ignore"):
+        room = np.isfinite(float(high) - float(low)) and (not isinstance(result, Curves) or
+                                                          np.isfinite(np.subtract(*result.y_range()[::-1]) * 4))
+    if not room:
+        raise BindingError(f"the values to draw run from {float(low):.3g} to {float(high):.3g}: too wide a span "
+                           "for an axis in float64; scale the formula down (divide it by a power of 10)",
+                           result.expr, None)
+    return result
 
 
 def swept_ranges(compiled: Compiled, bindings: Mapping[str, Any]) -> dict[str, np.ndarray]:
