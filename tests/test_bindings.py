@@ -292,3 +292,13 @@ def test_an_npy_of_version_2_loads(cli, tmp_path):
     path.write_bytes(npy_header((2,), version=(2, 0)) + np.array([1.5, 2.5]).tobytes())
     run = cli("eval", "sum(v)", "--at", f"v=@{path}")
     assert run.exit_code == 0 and "4.0" in run.stdout
+
+
+def test_a_csv_file_behind_at_takes_ascii_digits_only(tmp_path):
+    from adcli.errors import AdcliError
+    from adcli.language.bindings import load_file
+
+    path = tmp_path / "v.csv"
+    path.write_text("1,\u0661\n", encoding="utf-8")
+    with pytest.raises(AdcliError, match="is not a number"):
+        load_file(str(path))

@@ -255,3 +255,10 @@ def test_a_nan_input_elsewhere_in_the_chunk_does_not_hide_a_warning(cli, command
     run = cli(command, "sqrt(x)", "--points", "-", "--format", "plain", input="x\n1\nnan\n-1\n4\n")
     assert run.exit_code == 0
     assert run.stderr == "adcli: warning: row 3: sqrt at column 1 gives nan\n"
+
+
+@pytest.mark.parametrize("digit", ["\u0661", "\uff11", "\U0001d7cf"])  # Arabic-Indic, full-width, mathematical 1
+def test_a_cell_takes_ascii_digits_only_as_at_does(cli, digit):
+    """float() reads '١' as 1.0; --at and the language refuse it, and a points cell now does too."""
+    run = cli("eval", "2x", "--points", "-", input=f"x\n1\n{digit}\n")
+    assert run.stdout.splitlines()[1] == f"row 2: error: column 1 (x): {digit!r} is not a number"

@@ -243,8 +243,8 @@ def cell_number(cell: str, column: int, name: str) -> float:
     if not text:
         raise BadRow(f"{where} is empty", column)
     try:
-        if "_" in text:  # float() takes 1_000; NumPy's reader, the fast path, does not
-            raise ValueError
+        if "_" in text or not text.isascii():  # float() takes 1_000 and ١ or １; NumPy's reader, the fast path,
+            raise ValueError                      # does not, nor does --at
         return float(text)
     except ValueError:
         raise BadRow(f"{where}: {shown_cell(cell)} is not a number", column) from None

@@ -290,7 +290,7 @@ def _is_number(cell: str) -> bool:
         float(cell)
     except ValueError:
         return False
-    return "_" not in cell
+    return "_" not in cell and cell.isascii()  # as --at: ASCII digits only
 
 
 def _load_json(path: Path) -> np.ndarray:
