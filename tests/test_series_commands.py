@@ -256,3 +256,12 @@ def test_any_formula_gives_series_or_an_adcli_error(text, point):
             attempt()
         except adcli.AdcliError:
             pass
+
+
+@pytest.mark.parametrize("command, expected", [("taylor", "taylor expands at a finite point"),
+                                               ("limit", "limit approaches a finite point")])
+@pytest.mark.parametrize("point", ["nan", "inf", "-inf"])
+def test_a_point_that_is_not_finite_is_refused(cli, command, expected, point):
+    """taylor at nan printed 'nan + nan*(x + nan)', text that reads back as nothing; limit at inf printed nan."""
+    run = cli(command, "sin(x)", "--at", f"x={point}")
+    assert run.exit_code == 1 and run.stderr.startswith(f"adcli: error: {expected}") and f"x is {point}" in run.stderr

@@ -9,7 +9,7 @@ from ..api import Compiled
 from ..engine import taylor as taylor_mode
 from ..engine.diagnostics import nonfinite_value_origin
 from ..engine.tape import forward
-from ..errors import NamingError
+from ..errors import BindingError, NamingError
 from ..language.unparse import polynomial
 from .results import Limit, TaylorSeries
 
@@ -28,6 +28,7 @@ def expansion_variable(compiled: Compiled, inputs: Mapping[str, Any], wrt: list[
 def taylor(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | None, order: int) -> TaylorSeries:
     inputs = compiled.inputs(bindings)
     name = expansion_variable(compiled, inputs, wrt, "taylor")
+    _finite_point(name, inputs, "taylor expands at a finite point")
     coefficients = taylor_mode.taylor_coefficients(compiled.program, inputs, name, order)
     point = float(inputs[name])
     warnings = [] if all(map(math.isfinite, coefficients)) else \
@@ -39,6 +40,7 @@ def taylor(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | Non
 def limit(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | None) -> Limit:
     inputs = compiled.inputs(bindings)
     name = expansion_variable(compiled, inputs, wrt, "limit")
+    _finite_point(name, inputs, "limit approaches a finite point (limits at infinity are not supported)")
     sides = taylor_mode.limit(compiled.program, inputs, name)
     warnings = _nonfinite_warnings(compiled, inputs, "the limit is nan") if math.isnan(sides.right) else []
     if sides.without_rounding is not None:
@@ -46,6 +48,13 @@ def limit(compiled: Compiled, bindings: Mapping[str, Any], wrt: list[str] | None
                         "exact arithmetic gives 0 (a float64 point such as pi is not exactly pi); if it is 0, the limit "
                         f"is {_spoken(sides.without_rounding)}")
     return Limit(compiled.text, name, float(inputs[name]), sides.value, sides.left, sides.right, warnings=warnings)
+
+
+def _finite_point(name: str, inputs: Mapping[str, Any], what: str) -> None:
+    """A series about nan or inf has no terms to speak of: (x - inf)^k printed as if it had."""
+    point = inputs[name]
+    if getattr(point, "ndim", 0) == 0 and not math.isfinite(float(point)):
+        raise BindingError(f"{what}; {name} is {float(point)!r}")
 
 
 def _spoken(sides: taylor_mode.Limit) -> str:
