@@ -225,13 +225,14 @@ def find_jumps(evaluate: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
     (a step) or grows (a pole); a continuous series' rise shrinks with the interval.
     Returns (interval indices, the x of each jump).
     """
-    rise = np.abs(np.diff(y))
+    with np.errstate(over="ignore"):  # a rise past float64's range (1e308 x) is inf, a jump as any other
+        rise = np.abs(np.diff(y))
+        finite_y = y[np.isfinite(y)]
+        least = TINY_RISE * (float(np.ptp(finite_y)) if finite_y.size else 0.0)  # rounding, not a jump
     finite = np.isfinite(rise)
     rise = np.where(finite, rise, np.inf)
     left = np.concatenate([[np.inf], rise[:-1]])
     right = np.concatenate([rise[1:], [np.inf]])
-    finite_y = y[np.isfinite(y)]
-    least = TINY_RISE * (float(np.ptp(finite_y)) if finite_y.size else 0.0)  # rounding, not a jump
     magnitude = np.abs(y)
     with np.errstate(invalid="ignore"):
         # Both ends above their outer neighbours: a peak of |y| between two samples, as 1/x^2 has at 0.
