@@ -285,9 +285,10 @@ def test_a_long_formula_is_cut_to_the_width():
     assert len(title) == 40 and title.endswith("…")
 
 
-def test_too_small_a_chart_is_refused():
-    with pytest.raises(ValueError, match="at least"):
-        chart(curves_of("x", 0), 20, 5)
+@pytest.mark.parametrize("width, height", [(20, 5), (24, 7), (1001, 8), (24, 1001)])
+def test_too_small_or_too_large_a_chart_is_refused(width, height):
+    with pytest.raises(ValueError, match="24x8 to 1000x1000"):
+        chart(curves_of("x", 0), width, height)
 
 
 def test_nice_ticks_and_their_labels():
@@ -414,6 +415,7 @@ def test_plot_errors_are_adcli_errors(cli, args, message):
 
 
 @pytest.mark.parametrize("args", [("plot", "x", "--size", "10x4"), ("plot", "x", "--size", "wide"),
+                                  ("plot", "x", "--size", "1001x8"), ("plot", "x", "--size", "24x1001"),
                                   ("plot", "x", "--order", "7")])
 def test_plot_usage_errors(cli, args):
     run = cli(*args)

@@ -790,15 +790,16 @@ def plot_command(expr: str, at: tuple[str, ...], seed: int | None, order: int, o
 
 def _chart_size(size: str | None) -> tuple[int, int]:
     """--size WxH, or the terminal's width and its height less the prompt's line."""
-    from ..render.chart import MIN_HEIGHT, MIN_WIDTH
+    from ..render.chart import MAX_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH
 
     if size is None:
         columns, lines = shutil.get_terminal_size()
-        return max(MIN_WIDTH, columns), max(MIN_HEIGHT, lines - 1)
+        return min(MAX_WIDTH, max(MIN_WIDTH, columns)), min(MAX_HEIGHT, max(MIN_HEIGHT, lines - 1))
     width, _, height = size.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()) or int(width) < MIN_WIDTH or int(height) < MIN_HEIGHT:
-        raise click.BadParameter(f"{size!r} is not WIDTHxHEIGHT in characters, at least {MIN_WIDTH}x{MIN_HEIGHT}",
-                                 param_hint="'--size'")
+    if not (width.isdigit() and height.isdigit() and MIN_WIDTH <= int(width) <= MAX_WIDTH
+            and MIN_HEIGHT <= int(height) <= MAX_HEIGHT):
+        raise click.BadParameter(f"{size!r} is not WIDTHxHEIGHT in characters, from {MIN_WIDTH}x{MIN_HEIGHT} "
+                                 f"to {MAX_WIDTH}x{MAX_HEIGHT}", param_hint="'--size'")
     return int(width), int(height)
 
 

@@ -35,6 +35,8 @@ ARROW_EVERY = (8, 4)  # an arrow every this many columns and rows
 KINK_COLOUR = "1;33"
 AXIS_COLOUR = "2"  # dim: the frame recedes behind the curves
 MIN_WIDTH, MIN_HEIGHT = 24, 8
+# A cap well beyond any screen: 30000x30000 took 8 GB before it was stopped.
+MAX_WIDTH, MAX_HEIGHT = 1000, 1000
 # Rows above and below the plot: the title; the x axis, its tick labels and the legend.
 TITLE_ROWS, FOOTER_ROWS = 1, 3
 
@@ -88,8 +90,8 @@ def chart(curves: Curves, width: int, height: int, colour: bool = False) -> str:
 
 
 def _check_size(width: int, height: int) -> None:
-    if width < MIN_WIDTH or height < MIN_HEIGHT:
-        raise ValueError(f"a chart needs at least {MIN_WIDTH}x{MIN_HEIGHT} characters, not {width}x{height}")
+    if not (MIN_WIDTH <= width <= MAX_WIDTH and MIN_HEIGHT <= height <= MAX_HEIGHT):
+        raise ValueError(f"a chart needs {MIN_WIDTH}x{MIN_HEIGHT} to {MAX_WIDTH}x{MAX_HEIGHT} characters, not {width}x{height}")
 
 
 class _Frame:
