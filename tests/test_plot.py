@@ -329,6 +329,17 @@ def test_a_landscape_in_the_terminal_is_a_heat_map_with_gradient_arrows():
     assert lines[-1].startswith("f(x, y): 0") and "gradient" in lines[-1]
 
 
+@pytest.mark.parametrize("text, bindings, expected", [
+    ("x y", {"x": [0.0, 1.0], "y": [0.0, 1.0]}, {" ", SHADES[-1]}),  # three 0s, one 1: the top is still the darkest
+    ("relu(x) relu(y)", {}, {" ", SHADES[-1]}),  # a plateau of 0 over three quarters: two bands
+    ("3 + 0 x y", {}, {SHADES[len(SHADES) // 2]}),  # a constant is not the blank of no value
+])
+def test_a_heat_map_without_colour_spans_the_whole_scale(text, bindings, expected):
+    landscape = plot(adcli.compile(text), {name: np.array(value) for name, value in bindings.items()}, 0)
+    cells = {char for line in plot_cells(heatmap(landscape, 40, 12)) for char in line if char not in ARROWS}
+    assert cells == expected
+
+
 def test_a_heat_map_in_colour_uses_half_blocks():
     landscape = plot(adcli.compile("x y"), {}, 1)
     coloured = heatmap(landscape, 50, 16, colour=True)

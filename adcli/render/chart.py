@@ -164,7 +164,7 @@ def heatmap(landscape: Landscape, width: int, height: int, colour: bool = False)
                 cells.append(_half_block(upper, lower, len(levels) - 1, arrow))
             else:
                 shade = band[row, column]
-                cells.append(arrow or (" " if shade < 0 else SHADES[shade]))
+                cells.append(arrow or (" " if shade < 0 else SHADES[_shade_index(shade, len(levels) - 1)]))
         body.append("".join(cells))
     low, high = (tick_labels([float(levels[0]), float(levels[-1])]) if levels[-1] - levels[0] >= 1e-4
                  else [f"{levels[0]:.4g}", f"{levels[-1]:.4g}"])
@@ -192,6 +192,14 @@ def _arrows(landscape: Landscape, rows: np.ndarray, columns: np.ndarray, row_cou
             if np.isfinite(along_x) and np.isfinite(along_y) and (along_x or along_y):
                 arrows[(row, column)] = ARROWS[round(math.atan2(along_y, along_x) / (math.pi / 4)) % 8]
     return arrows
+
+
+def _shade_index(band: int, bands: int) -> int:
+    """A band's shade, stretched over the whole scale: levels at quantiles merge where f has plateaus, and the
+    highest band must still be the darkest shade; a constant f takes the middle one, not the blank of no value."""
+    if bands == 1:
+        return len(SHADES) // 2
+    return round(band * (len(SHADES) - 1) / (bands - 1))
 
 
 def _half_block(upper: int, lower: int, bands: int, arrow: str | None) -> str:
