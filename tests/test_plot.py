@@ -526,6 +526,17 @@ def test_a_landscape_figure_has_contours_arrows_and_labels():
     assert axes.get_title(loc="left") == "x^2 + 3y^2" and (axes.get_xlabel(), axes.get_ylabel()) == ("x", "y")
 
 
+
+def test_a_long_formula_is_cut_to_fit_above_a_figure():
+    from adcli.render.figures import (CURVES_TITLE_CHARACTERS, LANDSCAPE_TITLE_CHARACTERS, curve_figure,
+                                      landscape_figure)
+
+    long_sum = "+".join(f"sin({k}*x*y)" for k in range(300))
+    curves_title = curve_figure(curves_of(long_sum, 0, y=np.array(1.0))).axes[0].get_title()
+    landscape_title = landscape_figure(plot(adcli.compile(long_sum), {}, 0)).axes[0].get_title(loc="left")
+    assert curves_title.startswith("sin(0*x*y)+") and curves_title.endswith("…")
+    assert len(curves_title) == CURVES_TITLE_CHARACTERS and len(landscape_title) == LANDSCAPE_TITLE_CHARACTERS
+
 MISSING_MATPLOTLIB = """
 import sys
 sys.modules["matplotlib"] = None  # as if adcli[plot] were not installed

@@ -114,7 +114,7 @@ class _Frame:
         row_of = _scale(self.top, self.bottom, 0, self.rows * self.dots_down - 1)
         tick_rows = {round(float(row_of(tick))) // self.dots_down: label
                      for tick, label in zip(self.y_ticks, self.y_labels)}
-        lines = [paint.bold(_fit(self.title, self.width).center(self.width).rstrip())]
+        lines = [paint.bold(one_line(self.title, self.width).center(self.width).rstrip())]
         for row, cells in enumerate(body):
             axis = "┤" if row in tick_rows else "│"
             lines.append(tick_rows.get(row, "").rjust(self.margin) + paint(AXIS_COLOUR, axis) + cells)
@@ -364,7 +364,8 @@ def _dash_sample(dashes: Sequence[int], cells: int) -> str:
     return "".join(chr(BRAILLE + bits) for bits in canvas.bits[0])
 
 
-def _fit(text: str, width: int) -> str:
+def one_line(text: str, width: int) -> str:
+    """A title on one line of at most `width` characters, cut with '…' when longer."""
     text = printable(" ".join(text.split()))  # a program over several lines, on one; an ESC in it shown as \x1b
     return text if len(text) <= width else text[:width - 1] + "…"
 

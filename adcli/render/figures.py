@@ -14,6 +14,7 @@ from ..lazy_numpy import np
 
 from ..commands.plot import Curves, Landscape, Series
 from ..errors import AdcliError, BindingError
+from .chart import one_line
 
 FILE_FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = "pip install 'adcli[plot]'"
@@ -23,6 +24,9 @@ LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3)), (0, (8, 2))
 ARROWS_PER_SIDE = 21
 CONTOUR_LEVELS = 24
 DPI = 150
+# Characters of the formula that fit above the axes (a 12-point title on 8 and 7 inch figures, the latter beside
+# the gradient key); a longer formula is cut with an ellipsis, as in the terminal.
+CURVES_TITLE_CHARACTERS, LANDSCAPE_TITLE_CHARACTERS = 72, 38
 
 
 class MissingExtra(AdcliError):
@@ -83,7 +87,7 @@ def curve_figure(curves: Curves) -> Any:
                   markerfacecolor="white", markeredgecolor="black", label="kink", zorder=3)
     axes.set_xlim(float(curves.x[0]), float(curves.x[-1]))
     axes.set_ylim(*curves.y_range())
-    axes.set_title(curves.expr, parse_math=False)
+    axes.set_title(one_line(curves.expr, CURVES_TITLE_CHARACTERS), parse_math=False)
     axes.set_xlabel(curves.variable, parse_math=False)
     axes.set_ylabel("f and its derivatives" if len(curves.series) > 1 else "f", parse_math=False)
     axes.grid(alpha=0.3)
@@ -118,7 +122,7 @@ def landscape_figure(landscape: Landscape) -> Any:
                          width=0.004)
     axes.quiverkey(arrows, 0.98, 1.02, 1.0, "gradient (direction)", labelpos="W", coordinates="axes",
                    color="black")
-    axes.set_title(landscape.expr, parse_math=False, loc="left")
+    axes.set_title(one_line(landscape.expr, LANDSCAPE_TITLE_CHARACTERS), parse_math=False, loc="left")
     axes.set_xlabel(x_name, parse_math=False)
     axes.set_ylabel(y_name, parse_math=False)
     return figure
