@@ -47,6 +47,16 @@ def test_at_a_kink_ad_between_the_one_sided_slopes_is_accepted(cli):
     assert float(lines["d/dx"]) == 0.0 and float(lines["fd d/dx"]) == pytest.approx(0.5)  # the central slope
 
 
+@pytest.mark.parametrize("text, at, slope", [("relu(x)", "1e-20", 1.0), ("relu(x)", "1e-9", 1.0),
+                                              ("3 max(x, 0)", "1e-12", 3.0), ("relu(x)^2", "1e-9", 2e-9)])
+def test_a_kink_nearer_than_the_smallest_step_is_not_a_false_alarm(cli, text, at, slope):
+    # every step of the ladder from 0.1 crosses the kink at 0, and the central differences settle on the average slope
+    run = cli("check", text, "--at", f"x={at}", "--format", "json")
+    record = json.loads(run.stdout)
+    assert run.exit_code == 0 and record["ok"] is True and run.stderr == ""
+    assert record["grad"]["x"] == pytest.approx(slope) and record["finite_difference"]["x"] == pytest.approx(slope)
+
+
 @pytest.mark.parametrize("text, at", [
     ("sqrt(x) + 1", "x=0"), ("max(x, y)", "x=1,y=1"), ("max([x, y, 1])", "x=1,y=0"), ("floor(x)", "x=2"),
     ("x^y", "x=0,y=0.5"), ("log(x + 1)", "x=-1"),
