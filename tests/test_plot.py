@@ -527,6 +527,15 @@ def test_a_landscape_figure_has_contours_arrows_and_labels():
 
 
 
+@pytest.mark.parametrize("text, derivative", [("diff(x^3, x)", lambda x: 3 * x**2),
+                                               ("f(x) = sin(x); f'(x)", np.cos),
+                                               ("diff(sin x, x, 3)", lambda x: -np.cos(x))])
+def test_a_derivative_written_in_the_formula_is_drawn(text, derivative):
+    # diff() and primes compile to helpers such as broadcast_like, which are not elementwise yet combine no points
+    curves = curves_of(text, 0, x=np.linspace(-2.0, 2.0, 41))
+    np.testing.assert_allclose(curves.series[0].values, derivative(curves.x), atol=1e-12)
+
+
 def test_a_long_formula_is_cut_to_fit_above_a_figure():
     from adcli.render.figures import (CURVES_TITLE_CHARACTERS, LANDSCAPE_TITLE_CHARACTERS, curve_figure,
                                       landscape_figure)

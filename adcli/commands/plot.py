@@ -17,7 +17,7 @@ from ..lazy_numpy import np
 
 from ..api import Compiled
 from ..engine import derivatives
-from ..engine.primitives import PRIMITIVES
+from ..engine.primitives import COMBINING_POINTS, PRIMITIVES
 from ..engine.program import LEAVES, Program, ProgramBuilder
 from ..engine.tape import depends_on, describe, forward
 from ..errors import BindingError, NamingError, ShapeError
@@ -169,7 +169,7 @@ def _check_pointwise(program: Program, names: list[str]) -> None:
     """Refuse programs whose value at one point depends on other points (sum, mean, @, array literals)."""
     per_point = depends_on(program, names)
     for slot, instruction in enumerate(program.instructions):
-        if per_point[slot] and instruction.op not in LEAVES and not PRIMITIVES[instruction.op].elementwise:
+        if per_point[slot] and instruction.op in COMBINING_POINTS:
             raise ShapeError(f"{describe(program, instruction)} combines the points of {' and '.join(names)}: plot "
                              "draws a function of numbers, one point at a time", program.text, instruction.span)
 

@@ -23,7 +23,7 @@ from .batch import LineTooLong, Output, bounded_lines, byte_size, decode_line, s
 from ..errors import AdcliError, BindingError, ShapeError, unexpected
 from ..language.names import normal
 from ..render.formats import PointStream
-from ..engine.primitives import PRIMITIVES
+from ..engine.primitives import COMBINING_POINTS
 from ..engine.program import LEAVES, Program
 from ..engine.sweeps import depends_on
 from ..engine.tape import describe, forward
@@ -36,10 +36,6 @@ MAX_ROW_BYTES = 1 << 20
 # Smaller files (one to three chunks) run in one process unless --jobs asks otherwise: starting
 # the workers would cost more than they save.
 MIN_BYTES_FOR_JOBS = 1 << 21
-# What the language writes that mixes points: every public function that is not elementwise, array
-# literals and indexing (the table's other helpers only reshape what an elementwise derivative makes).
-COMBINING = frozenset(name for name, primitive in PRIMITIVES.items() if primitive.public and not primitive.elementwise) \
-    | {"stack", "index"}
 
 TERMINAL_HINT = ("adcli: reading points from standard input: a header line of variable names, "
                  "then one row of numbers per point; end with Ctrl-D")
@@ -88,7 +84,7 @@ def check_pointwise(program: Program) -> None:
     pointwise = [instruction for slot, instruction in enumerate(program.instructions)
                  if per_point[slot] and instruction.op not in LEAVES]
     for instruction in pointwise:
-        if instruction.op in COMBINING:
+        if instruction.op in COMBINING_POINTS:
             raise ShapeError(f"{describe(program, instruction)} combines points: --points evaluates each row on "
                              "its own, so sums, means, products, norms, max/min of arrays, softmax, logsumexp, "
                              "@, .T, indexing and array literals of variables are not allowed",

@@ -806,5 +806,10 @@ FUNCTIONS["log"][2] = "log_base"  # log(x, base) is log(x) / log(base), built by
 COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "≤": "le", "≥": "ge", "≠": "ne"}
 
 REDUCTIONS = frozenset(("sum", "mean", "prod", "norm", "amax", "amin", "logsumexp"))
+# What the language writes that mixes points (what --points and plot refuse): every public function that is not
+# elementwise, array literals and indexing; the table's other helpers (broadcast_like, ...) only reshape what an
+# elementwise derivative makes, so diff(x^2, x) stays a function of each point alone.
+COMBINING_POINTS = frozenset(name for name, primitive in PRIMITIVES.items()
+                             if primitive.public and not primitive.elementwise) | {"stack", "index"}
 
 CONSTANTS = {"pi": math.pi, "e": math.e}  # the language's named constants
