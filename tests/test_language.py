@@ -292,3 +292,17 @@ def test_unused_bound_variable_has_gradient_zero():
 def test_wrt_chooses_and_orders():
     _, grads = adcli.grad("x y", wrt=["y", "x"], x=2.0, y=3.0)
     assert list(grads.items()) == [("y", 2.0), ("x", 3.0)]
+
+
+@pytest.mark.parametrize("text, column, char", [("½x", 1, "½"), ("x½ + 1", 2, "½"), ("1 + ①", 5, "①"),
+                                                ("f(½) = 1; f(2)", 3, "½")])
+def test_a_character_that_normalises_to_no_name_is_an_error(text, column, char):
+    # NFKC turns '½x' into '1⁄2x' and '①' into '1': variables that --at could never bind
+    with pytest.raises(ParseError) as caught:
+        adcli.compile(text)
+    assert caught.value.span == (column - 1, column) and repr(char) in caught.value.message
+    assert "not a letter or digit of a name" in caught.value.message
+
+
+def test_full_width_and_subscript_names_still_normalise():
+    assert adcli.evaluate("ｘ + x₁", x=1.0, x1=2.0) == 3.0

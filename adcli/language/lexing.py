@@ -40,6 +40,16 @@ def function_heads(text: str) -> dict[int, tuple[str, int]]:
     return {match.start(1): (normal(match[1]), match[2].count(",") + 1) for match in _FUNCTION_HEAD.finditer(text)}
 
 
+def _not_a_name(token: Any, text: str) -> ParseError:
+    """The error for a name that NFKC turns into no name ('½x' into '1⁄2x', '①' into '1'): a variable nobody could
+    bind with --at; it points at the first character that spoils it."""
+    written = token.value
+    bad = next(end for end in range(1, len(written) + 1) if not normal(written[:end]).isidentifier()) - 1
+    position = token.start_pos + bad
+    return ParseError(f"unexpected character {written[bad]!r}: it is not a letter or digit of a name",
+                      text, (position, position + 1))
+
+
 class Retyper:
     """The token callback for one parse at a time (the parser holds a lock around each parse)."""
 
@@ -65,6 +75,8 @@ class Retyper:
             name = token.value
             if not name.isascii():
                 name = normal(name)
+                if not name.isidentifier():
+                    raise _not_a_name(token, self.text)
             if name in BARE_FUNCTIONS or name in self.bare:
                 token.type = kind = "FUNC"
         elif kind == "BAR":
