@@ -33,7 +33,7 @@ def bound_value(name: str, value: Any) -> float | np.ndarray | np.float64:
     """A library binding as float64 (as_value), or a BindingError that names it: never NumPy's own TypeError,
     nor a None or a string quietly read as nan or as a number."""
     check_bindable(name)
-    if type(value) is float or type(value) is np.ndarray and value.dtype == np.float64:
+    if type(value) is float or type(value) in (np.ndarray, np.float64) and value.dtype == np.float64:
         return as_value(value)  # the common kinds, checked no further: a Jacobian in a loop binds them each call
     if value is None or isinstance(value, (str, bytes)):
         raise BindingError(f"cannot bind '{name}': {value!r} is not a number or an array of numbers")

@@ -90,7 +90,7 @@ def exact_numbers(program: Program) -> Hashable:
     """The bits of each constant and parameter, for keys: instructions compare their numbers as floats, in
     which 0.0 and -0.0 are equal (and a nan is only itself)."""
     return tuple(_constant_bits(instruction) if instruction.op == CONST else exact_params(instruction.params)
-                 for instruction in program.instructions if instruction.op != VAR)
+                 for instruction in program.instructions if instruction.params and instruction.op != VAR)
 
 
 def _constant_bits(instruction: Instruction) -> Hashable:
