@@ -62,7 +62,7 @@ SAME = [
     ("tanh x - 1", "tanh(x) - 1"), ("log x^2", "log(x^2)"), ("sin (x) y", "sin(x) y"), ("sin x.T", "sin(x.T)"),
     ("sin 30°", "sin(30°)"), ("abs x - 1", "abs(x) - 1"), ("sin x < 1", "sin(x) < 1"), ("sin |x|", "sin(abs(x))"),
     # Unicode
-    ("π x", "pi x"), ("2π", "2pi"), ("x × y", "x * y"), ("x · y", "x * y"), ("x ÷ y", "x / y"), ("x − y", "x - y"),
+    ("π x", "pi x"), ("2π", "2pi"), ("x × y", "x * y"), ("x · y", "x * y"), ("x ⋅ y", "x * y"), ("x∙y", "x * y"), ("x ÷ y", "x / y"), ("x − y", "x - y"),
     ("x²", "x^2"), ("x⁻¹", "x^-1"), ("x³ + y²", "x^3 + y^2"), ("2x²", "2x^2"), ("(x + 1)²", "(x + 1)^2"),
     ("sin²x", "sin(x)^2"), ("sin²(x)", "sin(x)^2"), ("√x", "sqrt(x)"), ("√(x + 1)", "sqrt(x + 1)"),
     ("√(x + 1) y", "sqrt(x + 1) y"), ("√2 x", "sqrt(2 x)"), ("∛x", "cbrt(x)"), ("2√x", "2 sqrt(x)"),
