@@ -132,6 +132,9 @@ def test_command_words_take_options_after_the_expression():
     ("taylor sin(x) at x=0 order -1", "the order of 'taylor' must be 0 to 10000, got -1"),
     ("check x^3 at x=1 order 3", "the order of 'check' must be 1 to 2, got 3"),
     ("hessian x^2 at x=1 order 2", "'hessian' takes no order"),
+    # an option word ending the line was read into the value before it, as a variable named wrt
+    ("grad x^2 at x=1 wrt", "'wrt' at the end of the line needs a value after it, as in 'wrt x'"),
+    ("grad x^2 wrt x order", "'order' at the end of the line needs a value after it, as in 'order 2'"),
 ])
 def test_an_order_outside_its_commands_range_is_refused(line, message):
     with pytest.raises(AdcliError) as caught:

@@ -27,6 +27,7 @@ from ..language.names import normal
 COMMAND_WORDS = ("eval", "grad", "diff", "hessian", "jacobian", "taylor", "limit", "check", "plot")
 OPTION_WORDS = ("at", "wrt", "order")
 _OPTION = re.compile(r"(?:^|\s)(?:--)?(at|wrt|order)\s+")
+_BARE_OPTION = re.compile(r"\s(?:--)?(at|wrt|order)\s*$")  # an option word ending the line, with nothing after it
 _ASSIGNMENT = re.compile(r"^\s*([^\W\d]\w*)\s*(\([^()=]*\))?\s*=(?!=)")
 # The orders each command word takes, as its command's --order does (`order 0` is no first derivative).
 ORDER_RANGES = {"grad": (1, 64), "diff": (1, 16), "check": (1, 2), "taylor": (0, 10000), "plot": (0, 6)}
@@ -311,6 +312,11 @@ def _split_options(rest: str) -> tuple[str, list[tuple[str, str]]]:
     expr = rest[:cuts[0][0]]
     options = [(name, rest[end:(cuts[i + 1][0] if i + 1 < len(cuts) else len(rest))].strip())
                for i, (_, end, name) in enumerate(cuts)]
+    trailing = _BARE_OPTION.search(options[-1][1])
+    if trailing:  # `grad x^2 at x=1 wrt`: the word was read into at's value, as a variable
+        word = trailing.group(1)
+        example = {"at": "at x=1", "wrt": "wrt x", "order": "order 2"}[word]
+        raise BindingError(f"'{word}' at the end of the line needs a value after it, as in '{example}'")
     return expr, options
 
 
